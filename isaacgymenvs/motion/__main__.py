@@ -1,0 +1,135 @@
+"""Command line for motion files: ``python -m isaacgymenvs.motion {info,convert,list} ...``.
+
+    python -m isaacgymenvs.motion info FILE [--json]      skeleton, frames, fps, duration, speed, feet, smoothness
+    python -m isaacgymenvs.motion compare FILE FILE...    the same figures side by side (markdown table)
+    python -m isaacgymenvs.motion convert IN OUT          between .npy, .npz, .bvh (and from .txt / built-in names)
+    python -m isaacgymenvs.motion list                    the built-in clips
+
+Bad input prints one line naming the file and the problem and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from isaacgymenvs.motion.analysis import summarize_motion
+from isaacgymenvs.motion.builtin import builtin_clip_names
+from isaacgymenvs.motion.files import WRITERS, load_motion, load_motion_set, save_motion
+from isaacgymenvs.motion.motion import MotionFileError
+from isaacgymenvs.motion.skeleton import AMP_HUMANOID, AMP_JOINT_LAYOUT
+
+
+def _info(target: str, as_json: bool) -> None:
+    entries = load_motion_set(target, search_folders=())
+    report = []
+    for entry in entries:
+        summary = summarize_motion(entry.motion).as_dict()
+        report.append({"source": entry.source, "weight": entry.weight, **summary})
+    if as_json:
+        print(json.dumps(report if len(report) > 1 else report[0], indent=2))
+        return
+    total = sum(entry.weight for entry in entries)
+    for item in report:
+        loops = ", loops" if item["loop"] else ""
+        rows = [
+            ("file", item["source"]),
+            ("skeleton", f"AMP humanoid: {AMP_HUMANOID.num_bodies} bodies, {AMP_JOINT_LAYOUT.num_dofs} DOFs"),
+            ("frames", f"{item['frames']} at {item['fps']:g} fps ({item['duration']:.3f} s)" + loops),
+            ("root height", f"{item['root_height_min']:.3f} .. {item['root_height_max']:.3f} m"),
+            ("speed", f"{item['mean_horizontal_speed']:.2f} m/s mean horizontal, {item['net_speed']:.2f} m/s net"),
+            (
+                "feet",
+                f"ground level {item['ground_level']:+.3f} m, lowest {item['lowest_foot_height']:+.3f} m, "
+                f"clearance {item['foot_clearance']:.3f} m",
+            ),
+            (
+                "stride",
+                "no complete swing"
+                if math.isnan(item["stride_length"])
+                else f"{item['stride_length']:.2f} m (median of {item['strides']})",
+            ),
+            (
+                "hands/feet",
+                f"max speed {item['max_key_body_speed']:.2f} m/s, "
+                f"max acceleration {item['max_key_body_acceleration']:.1f} m/s^2",
+            ),
+        ]
+        if len(report) > 1:
+            rows.insert(1, ("weight", f"{item['weight']:g} ({item['weight'] / total:.1%})"))
+        width = max(len(label) for label, _ in rows)
+        print("\n".join(f"{label:<{width}}  {value}" for label, value in rows))
+        print()
+
+
+_COMPARED = (
+    ("frames", "frames", "{:d}"),
+    ("fps", "fps", "{:g}"),
+    ("duration", "duration (s)", "{:.3f}"),
+    ("mean_horizontal_speed", "mean horizontal speed (m/s)", "{:.2f}"),
+    ("net_speed", "net speed (m/s)", "{:.2f}"),
+    ("root_height_min", "root height min (m)", "{:.3f}"),
+    ("root_height_max", "root height max (m)", "{:.3f}"),
+    ("ground_level", "foot ground level (m)", "{:+.3f}"),
+    ("lowest_foot_height", "lowest foot point (m)", "{:+.3f}"),
+    ("foot_clearance", "foot clearance (m)", "{:.3f}"),
+    ("stride_length", "stride length (m)", "{:.2f}"),
+    ("max_key_body_speed", "max hand/foot speed (m/s)", "{:.2f}"),
+    ("max_key_body_acceleration", "max hand/foot acceleration (m/s^2)", "{:.0f}"),
+)
+
+
+def _compare(targets: list[str]) -> None:
+    summaries = [summarize_motion(load_motion(target)).as_dict() for target in targets]
+    names = [Path(target).name for target in targets]
+    print("| figure | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for key, label, template in _COMPARED:
+        print(f"| {label} | " + " | ".join(template.format(summary[key]) for summary in summaries) + " |")
+
+
+def _convert(source: str, target: str) -> None:
+    if Path(target).suffix.lower() not in WRITERS:
+        raise MotionFileError(
+            target,
+            f"cannot write format {Path(target).suffix or '(no extension)'!r}; writable: {', '.join(sorted(WRITERS))}",
+        )
+    motion = load_motion(source)
+    save_motion(motion, target)
+    print(f"wrote {target}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.duration:.3f} s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m isaacgymenvs.motion", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    info = commands.add_parser("info", help="describe a motion file, motion list or built-in clip")
+    info.add_argument("file")
+    info.add_argument("--json", action="store_true", help="print the figures as JSON")
+    compare = commands.add_parser("compare", help="figures of several motions side by side")
+    compare.add_argument("files", nargs="+")
+    convert = commands.add_parser("convert", help="convert between formats (chosen by extension)")
+    convert.add_argument("input")
+    convert.add_argument("output")
+    commands.add_parser("list", help="list the built-in clips")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "info":
+            _info(args.file, args.json)
+        elif args.command == "compare":
+            _compare(args.files)
+        elif args.command == "convert":
+            _convert(args.input, args.output)
+        else:
+            names = builtin_clip_names()
+            print("\n".join(names) if names else "no built-in clips: install pybullet")
+    except MotionFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

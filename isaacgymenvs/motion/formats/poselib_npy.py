@@ -1,0 +1,189 @@
+"""poselib ``.npy`` motion files (the original's ``SkeletonMotion`` format), read safely and written compatibly.
+
+A poselib file is ``np.save`` of a 0-d object array holding an ``OrderedDict``: ``rotation`` (local, xyzw),
+``root_translation``, ``global_velocity``, ``global_angular_velocity``, ``skeleton_tree`` (``node_names``,
+``parent_indices``, ``local_translation``), ``is_local``, ``fps`` and ``__name__ = "SkeletonMotion"``. Each array leaf
+is ``{"arr": ndarray, "context": {"dtype": name}}`` (spec section 7.1).
+
+Object arrays are stored as pickles, and ``np.load(allow_pickle=True)`` would run whatever code a malicious file names.
+This reader parses the ``.npy`` header itself and unpickles the payload with an unpickler that only admits plain
+containers, numpy arrays and dtypes: a file naming anything else is refused before any of it is built.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from isaacgymenvs.motion.io_utils import atomic_write
+from isaacgymenvs.motion.motion import Motion, MotionFileError, check_motion
+from isaacgymenvs.motion.skeleton import SkeletonTree, global_to_local_rotation
+
+try:  # numpy 2
+    from numpy._core.multiarray import _reconstruct, scalar
+except ImportError:  # numpy 1
+    from numpy.core.multiarray import _reconstruct, scalar
+
+# (module, name) pairs a poselib file may name; numpy 1 pickles say numpy.core, numpy 2 numpy._core.
+_ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
+    ("collections", "OrderedDict"): OrderedDict,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy.core.multiarray", "scalar"): scalar,
+    ("numpy._core.multiarray", "scalar"): scalar,
+}
+
+
+class _RefusedPickle(pickle.UnpicklingError):
+    """The payload asks for something a motion file never needs (a function to call, a class to build)."""
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Builds only plain containers, numpy arrays, dtypes and numpy scalars."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise _RefusedPickle(f"it names {module}.{name}, which a motion file never needs") from None
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise _RefusedPickle("it uses persistent ids, which a motion file never needs")
+
+
+def read_npy_object(path: Path) -> Any:
+    """The object stored in a ``.npy`` file, unpickled safely (plain arrays are returned as arrays)."""
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                _, _, dtype = np.lib.format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                _, _, dtype = np.lib.format.read_array_header_2_0(handle)
+            else:
+                raise ValueError(f"unsupported .npy format version {version}")
+            if not dtype.hasobject:
+                handle.seek(0)
+                return np.lib.format.read_array(handle, allow_pickle=False)
+            payload = handle.read()
+    except FileNotFoundError:
+        raise MotionFileError(path, "file not found") from None
+    except (ValueError, OSError, EOFError) as error:
+        raise MotionFileError(path, f"not a valid .npy file ({error})") from None
+    try:
+        stored = _RestrictedUnpickler(io.BytesIO(payload)).load()
+    except _RefusedPickle as error:
+        raise MotionFileError(path, f"refused to load: {error}") from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        MemoryError,
+    ) as error:
+        raise MotionFileError(path, f"truncated or corrupt .npy payload ({type(error).__name__})") from None
+    if isinstance(stored, np.ndarray) and stored.shape == () and stored.dtype.hasobject:
+        return stored.item()
+    return stored
+
+
+def _leaf(value: Any, key: str, path: Path) -> np.ndarray:
+    """The array of a poselib leaf (``{"arr": ..., "context": ...}``), or a bare array."""
+    if isinstance(value, dict):
+        if "arr" not in value:
+            raise MotionFileError(path, f"field {key!r} has no 'arr' entry")
+        value = value["arr"]
+    if not isinstance(value, np.ndarray) or value.dtype.hasobject:
+        raise MotionFileError(path, f"field {key!r} is not a numeric array")
+    return value
+
+
+def read_poselib_npy(path: Path) -> Motion:
+    """Read a poselib ``SkeletonMotion`` ``.npy`` into a :class:`Motion` (local rotations, AMP humanoid checked)."""
+    stored = read_npy_object(path)
+    if not isinstance(stored, dict):
+        raise MotionFileError(path, f"expected a poselib motion (a pickled dict), found {type(stored).__name__}")
+    kind = stored.get("__name__")
+    if kind == "SkeletonState":
+        raise MotionFileError(path, "this is a single pose (poselib SkeletonState), not a motion")
+    if kind != "SkeletonMotion":
+        raise MotionFileError(path, f"expected __name__ 'SkeletonMotion', found {kind!r}")
+    missing = [k for k in ("rotation", "root_translation", "skeleton_tree", "fps") if k not in stored]
+    if missing:
+        raise MotionFileError(path, f"missing keys {missing}")
+    tree = stored["skeleton_tree"]
+    if not isinstance(tree, dict) or any(k not in tree for k in ("node_names", "parent_indices", "local_translation")):
+        raise MotionFileError(path, "skeleton_tree needs node_names, parent_indices and local_translation")
+    try:
+        skeleton = SkeletonTree(
+            tuple(str(name) for name in tree["node_names"]),
+            tuple(int(p) for p in _leaf(tree["parent_indices"], "parent_indices", path)),
+            _leaf(tree["local_translation"], "local_translation", path),
+        )
+    except (ValueError, TypeError) as error:
+        raise MotionFileError(path, f"invalid skeleton_tree ({error})") from None
+    rotation = torch.from_numpy(_leaf(stored["rotation"], "rotation", path).astype(np.float64))
+    try:
+        fps = float(np.asarray(stored["fps"]))
+    except (TypeError, ValueError):
+        raise MotionFileError(path, f"fps is not a number ({stored['fps']!r})") from None
+    motion = Motion(
+        skeleton=skeleton,
+        local_rotation=rotation,
+        root_translation=_leaf(stored["root_translation"], "root_translation", path),
+        fps=fps,
+        global_velocity=_leaf(stored["global_velocity"], "global_velocity", path)
+        if "global_velocity" in stored
+        else None,
+        global_angular_velocity=_leaf(stored["global_angular_velocity"], "global_angular_velocity", path)
+        if "global_angular_velocity" in stored
+        else None,
+        name=Path(path).name,
+    )
+    if not bool(stored.get("is_local", True)) and rotation.ndim == 3 and rotation.shape[1] == skeleton.num_bodies:
+        motion.local_rotation = global_to_local_rotation(motion.local_rotation, skeleton)
+    return check_motion(motion, path)
+
+
+def _tensor_leaf(array: np.ndarray) -> dict[str, Any]:
+    return {"arr": array, "context": {"dtype": array.dtype.name}}
+
+
+def poselib_dict(motion: Motion) -> OrderedDict:
+    """The poselib ``SkeletonMotion`` dict of ``motion``, with the original files' keys, order and leaf layout."""
+    motion = motion.with_velocities()
+    skeleton = OrderedDict(
+        node_names=list(motion.skeleton.node_names),
+        parent_indices=_tensor_leaf(np.asarray(motion.skeleton.parent_indices, dtype=np.int64)),
+        local_translation=_tensor_leaf(motion.skeleton.local_translation.astype(np.float32)),
+    )
+    fps = np.array(round(motion.fps), dtype=np.int32) if float(motion.fps).is_integer() else float(motion.fps)
+    return OrderedDict(
+        rotation=_tensor_leaf(motion.local_rotation.numpy().astype(np.float32)),
+        root_translation=_tensor_leaf(motion.root_translation.numpy().astype(np.float32)),
+        global_velocity=_tensor_leaf(motion.global_velocity.numpy().astype(np.float32)),
+        global_angular_velocity=_tensor_leaf(motion.global_angular_velocity.numpy().astype(np.float32)),
+        skeleton_tree=skeleton,
+        is_local=True,
+        fps=fps,
+        __name__="SkeletonMotion",
+    )
+
+
+def write_poselib_npy(motion: Motion, path: Path) -> None:
+    """Write ``motion`` as a poselib ``.npy`` that the original ``SkeletonMotion.from_file`` loads."""
+    payload = np.empty((), dtype=object)
+    payload[()] = poselib_dict(motion)
+    with atomic_write(path) as handle:
+        np.save(handle, payload, allow_pickle=True)
