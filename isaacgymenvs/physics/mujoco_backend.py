@@ -1,0 +1,412 @@
+"""The default physics backend: C MuJoCo on the CPU, every environment stepped in parallel by ``mujoco.batch``.
+
+One compiled model, ``num_envs`` simulations held as state rows (a few KB each, not a full ``MjData`` per
+environment), stepped on a thread pool with the GIL released. Bodies, joints and actuators are found by name, so a model
+whose actuators are listed in another order still maps correctly; a model missing any of the character's bodies or
+joints is refused with one line naming what is missing.
+
+Conversions at the boundary: MuJoCo's (w, x, y, z) quaternions become (x, y, z, w); the free joint's angular velocity
+(body frame in ``qvel``) is rotated to the world frame; body velocities are moved from MuJoCo's centre-of-mass-based
+``cvel`` to the body origins; hinge triplets become exponential maps (:mod:`isaacgymenvs.physics.joint_mapping`);
+per-body contact forces are the force part of ``cfrc_ext``, which MuJoCo computes because the model carries an
+acceleration sensor.
+
+Speed: a step runs no extra forward pass. Body positions and rotations are computed from ``qpos`` by forward
+kinematics in torch (a rotation-matrix chain over 15 bodies), which is cheaper than asking MuJoCo to recompute its
+derived quantities at the new state; contact forces are those of the last physics step (zero right after a state
+write). Body velocities, which the task does not use, run MuJoCo's velocity stage only when read.
+
+An environment counts as unstable after a step when its state holds NaN/inf or an absurd velocity, or when MuJoCo
+reset it on its own (it does so, and writes a warning to ``MUJOCO_LOG.TXT``, when accelerations blow up): its time then
+falls behind the others'. The task resets such environments and counts them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import torch
+from mujoco.batch import Batch, SimulationError
+
+from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, JointLayout
+from isaacgymenvs.physics.backend import BackendConfig, PhysicsBackend
+from isaacgymenvs.physics.joint_mapping import HingeJointMap
+from isaacgymenvs.utils import rotations as rot
+from isaacgymenvs.utils.kernels import Kernel
+
+# A joint or root moving faster than this (rad/s or m/s) means the simulation has blown up.
+UNSTABLE_VELOCITY = 1.0e3
+# Every simulation's clock starts here (s), never at 0: MuJoCo restarts a blown-up simulation's clock at 0, so a clock
+# behind its expected value reveals the engine's own resets, even right after one of ours.
+START_TIME = 1.0
+
+
+class ModelError(ValueError):
+    """A model file that cannot simulate the character (one line: the file and what is wrong)."""
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+class MuJoCoBackend(PhysicsBackend):
+    """``num_envs`` copies of the character in C MuJoCo (see the module docstring).
+
+    Args:
+        config: model file, batch size, timing and actuation.
+        layout: the character's bodies (in canonical order) and DOF groups.
+    """
+
+    def __init__(self, config: BackendConfig, layout: JointLayout = AMP_JOINT_LAYOUT) -> None:
+        if config.num_envs <= 0:
+            raise ValueError(f"num_envs must be a positive integer, got {config.num_envs}")
+        self.num_envs = config.num_envs
+        self.device = torch.device(config.device)
+        self.layout = layout
+        self.body_names = layout.skeleton.node_names
+        self.dof_names = layout.dof_names
+        # Motor efforts (torque limits) are read from the servo model, also when torque mode replaces the servos.
+        servo_model = _compile_model(config, servos=True)
+        self.model = servo_model if config.pd_control else _compile_model(config, servos=False)
+        self._find_elements(config.model_file)
+        self._motor_efforts = _motor_efforts(servo_model, self._actuator_ids)
+        threads = config.num_threads if config.num_threads > 0 else available_cores()
+        self.num_threads = min(threads, self.num_envs)
+        self._batch = Batch(self.model, self.num_envs, nthread=self.num_threads)
+        self._qpos = self._batch.bind("qpos")
+        self._qvel = self._batch.bind("qvel")
+        self._ctrl = self._batch.bind("ctrl")
+        self._time = self._batch.bind("time")
+        self._qacc_warmstart = self._batch.bind("qacc_warmstart")
+        # The only derived field read every step; others are bound when first needed (each bound field is copied
+        # out of every simulation after every call).
+        self._cfrc_ext = self._batch.bind("cfrc_ext")
+        self._pd_control = config.pd_control
+        self.physics_dt = float(self.model.opt.timestep)
+        ranges = torch.from_numpy(self.model.jnt_range[self._joint_ids].copy()).float()
+        self.dof_lower_limits, self.dof_upper_limits = ranges[:, 0].to(self.device), ranges[:, 1].to(self.device)
+        self.motor_efforts = torch.from_numpy(self._motor_efforts).float().to(self.device)
+        self.joint_map = HingeJointMap(layout, self.dof_lower_limits, self.dof_upper_limits, self.device)
+        self._hinge_pos = torch.zeros((self.num_envs, len(self.dof_names)), device=self.device)
+        self._allocate_state()
+        # The per-step (and per-reset) tensor maths: compiled when asked.
+        self._state_kernel = Kernel(self._engine_state, config.compile_kernels)
+        self._target_kernel = Kernel(self.joint_map.dof_pos_to_hinges, config.compile_kernels)
+        # Start every environment standing in the model's default pose, with derived quantities computed.
+        self._park(np.arange(self.num_envs))
+        self.refresh()
+
+    # --- construction ---------------------------------------------------------------------------------------------
+
+    def _find_elements(self, model_file: str) -> None:
+        model = self.model
+        names = {
+            obj: [mujoco.mj_id2name(model, obj, i) for i in range(count)]
+            for obj, count in (
+                (mujoco.mjtObj.mjOBJ_BODY, model.nbody),
+                (mujoco.mjtObj.mjOBJ_JOINT, model.njnt),
+                (mujoco.mjtObj.mjOBJ_ACTUATOR, model.nu),
+            )
+        }
+        bodies = names[mujoco.mjtObj.mjOBJ_BODY]
+        missing = [name for name in self.body_names if name not in bodies]
+        if missing:
+            raise ModelError(f"{model_file}: the model lacks the character's bodies {missing}")
+        self._body_ids = np.array([bodies.index(name) for name in self.body_names])
+        parents = [int(model.body_parentid[body]) for body in self._body_ids[1:]]
+        expected = [int(self._body_ids[p]) for p in self.layout.skeleton.parent_indices[1:]]
+        if parents != expected:
+            raise ModelError(f"{model_file}: the body tree differs from the character's")
+        if not np.allclose(model.body_quat[self._body_ids[1:]], [1.0, 0.0, 0.0, 0.0]):
+            raise ModelError(f"{model_file}: bodies must not be rotated in their parents (body quat must be 1 0 0 0)")
+        root = self._body_ids[0]
+        if model.body_jntnum[root] != 1 or model.jnt_type[model.body_jntadr[root]] != mujoco.mjtJoint.mjJNT_FREE:
+            raise ModelError(f"{model_file}: body {self.body_names[0]!r} needs a free joint")
+        self._root_qpos = int(model.jnt_qposadr[model.body_jntadr[root]])
+        self._root_qvel = int(model.jnt_dofadr[model.body_jntadr[root]])
+        joints = names[mujoco.mjtObj.mjOBJ_JOINT]
+        missing = [name for name in self.dof_names if name not in joints]
+        if missing:
+            raise ModelError(f"{model_file}: the model lacks the character's joints {missing}")
+        self._joint_ids = np.array([joints.index(name) for name in self.dof_names])
+        if (model.jnt_type[self._joint_ids] != mujoco.mjtJoint.mjJNT_HINGE).any():
+            raise ModelError(f"{model_file}: every DOF joint ({', '.join(self.dof_names[:3])}, ...) must be a hinge")
+        self._dof_qpos = model.jnt_qposadr[self._joint_ids]
+        self._dof_qvel = model.jnt_dofadr[self._joint_ids]
+        # One actuator per DOF, matched by the joint it drives (the original's file listed hips as x, z, y).
+        by_joint = {
+            int(model.actuator_trnid[i, 0]): i
+            for i in range(model.nu)
+            if model.actuator_trntype[i] == mujoco.mjtTrn.mjTRN_JOINT
+        }
+        missing = [name for name, joint in zip(self.dof_names, self._joint_ids, strict=True) if joint not in by_joint]
+        if missing:
+            raise ModelError(f"{model_file}: no actuator drives joints {missing}")
+        self._actuator_ids = np.array([by_joint[int(joint)] for joint in self._joint_ids])
+        if model.nsensor == 0:
+            raise ModelError(
+                f"{model_file}: the model needs an acceleration sensor (e.g. framelinacc) so that MuJoCo "
+                "computes per-body contact forces"
+            )
+
+    def _allocate_state(self) -> None:
+        n, bodies, dofs = self.num_envs, len(self.body_names), len(self.dof_names)
+        zeros = {"device": self.device, "dtype": torch.float32}
+        self.root_states = torch.zeros((n, 13), **zeros)
+        self.dof_pos = torch.zeros((n, dofs), **zeros)
+        self.dof_vel = torch.zeros((n, dofs), **zeros)
+        self.rigid_body_pos = torch.zeros((n, bodies, 3), **zeros)
+        self._body_matrices = torch.zeros((n, bodies, 3, 3), **zeros)
+        self._rigid_body_rot = torch.zeros((n, bodies, 4), **zeros)
+        self._rigid_body_vel = torch.zeros((n, bodies, 3), **zeros)
+        self._rigid_body_ang_vel = torch.zeros((n, bodies, 3), **zeros)
+        self._body_rot_stale = True
+        self._body_vel_stale = True
+        # Whether cfrc_ext holds this environment's last physics step (false right after a state write).
+        self._contacts_valid = np.zeros(n, dtype=bool)
+        offsets = self.model.body_pos[self._body_ids].astype(np.float32)
+        self._body_offsets = torch.from_numpy(offsets).to(self.device)
+        self._fk_levels = _depth_levels(self.layout.skeleton.parent_indices, self.device)
+        long = {"dtype": torch.long, "device": self.device}
+        self._dof_qpos_tensor = torch.as_tensor(self._dof_qpos, **long)
+        self._dof_qvel_tensor = torch.as_tensor(self._dof_qvel, **long)
+        self._body_ids_tensor = torch.as_tensor(self._body_ids, **long)
+        self.contact_forces = torch.zeros((n, bodies, 3), **zeros)
+
+    # --- the interface --------------------------------------------------------------------------------------------
+
+    def set_dof_position_targets(self, targets: torch.Tensor) -> None:
+        if not self._pd_control:
+            raise RuntimeError("position targets need pdControl: True (this backend was built for torque control)")
+        hinge_targets = self._target_kernel(targets.to(self.device), self._hinge_pos)
+        # MuJoCo clamps each control to its joint's range (the actuators inherit it).
+        self._ctrl[:, self._actuator_ids] = hinge_targets.cpu().double().numpy()
+
+    def set_dof_actuation_forces(self, torques: torch.Tensor) -> None:
+        if self._pd_control:
+            raise RuntimeError("torques need pdControl: False (this backend was built for PD control)")
+        self._ctrl[:, self._actuator_ids] = torques.detach().cpu().double().numpy()
+
+    def simulate(self, num_steps: int) -> torch.Tensor:
+        expected_time = self._time + num_steps * self.physics_dt
+        failed = np.zeros(self.num_envs, dtype=bool)
+        try:
+            self._batch.step(nstep=num_steps)
+        except SimulationError as error:  # those simulations kept their previous state
+            failed[np.asarray(error.ids)] = True
+        self._contacts_valid[:] = True
+        # MuJoCo resets a simulation whose accelerations blow up (time restarts); catch those and runaway states.
+        reset_by_engine = self._time < expected_time - 0.5 * self.physics_dt
+        # One comparison catches NaN (never <=), inf and runaway velocities.
+        runaway = ~(np.abs(self._qvel) <= UNSTABLE_VELOCITY).all(axis=1) | ~np.isfinite(self._qpos).all(axis=1)
+        unstable = failed | reset_by_engine | runaway
+        if unstable.any():
+            # Park them in the default pose so that no NaN reaches an observation; the task resets them properly.
+            self._park(np.flatnonzero(unstable))
+        return torch.from_numpy(unstable).to(self.device)
+
+    def _park(self, ids: np.ndarray) -> None:
+        """Reset simulations ``ids`` to the model's default state with the clock at :data:`START_TIME`."""
+        self._batch.reset(ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
+        self._time[ids] = START_TIME
+        self._contacts_valid[ids] = False
+
+    def refresh(self, env_ids: torch.Tensor | None = None) -> None:
+        source: slice | np.ndarray = slice(None) if env_ids is None else env_ids.detach().cpu().numpy()
+        rows: slice | torch.Tensor = slice(None) if env_ids is None else env_ids
+
+        def read(array: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(array[source].astype(np.float32)).to(self.device)
+
+        root_states, hinge_pos, dof_pos, dof_vel, matrices, positions, forces = self._state_kernel(
+            read(self._qpos), read(self._qvel), read(self._cfrc_ext)
+        )
+        self.root_states[rows] = root_states
+        self._hinge_pos[rows] = hinge_pos
+        self.dof_pos[rows] = dof_pos
+        self.dof_vel[rows] = dof_vel
+        self._body_matrices[rows] = matrices
+        self.rigid_body_pos[rows] = positions
+        valid = torch.from_numpy(self._contacts_valid[source]).to(self.device)
+        self.contact_forces[rows] = torch.where(valid[:, None, None], forces, torch.zeros_like(forces))
+        self._body_rot_stale = True
+        self._body_vel_stale = True
+
+    def _engine_state(self, qpos: torch.Tensor, qvel: torch.Tensor, cfrc_ext: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The task's state from MuJoCo's ``qpos [n, nq]``, ``qvel [n, nv]``, ``cfrc_ext [n, nbody, 6]`` (float32).
+
+        Returns:
+            ``root_states [n, 13]``, hinge angles ``[n, D]``, ``dof_pos [n, D]``, ``dof_vel [n, D]``, body rotation
+            matrices ``[n, B, 3, 3]`` and origins ``[n, B, 3]``, contact forces ``[n, B, 3]``.
+        """
+        root_pos = qpos[:, self._root_qpos : self._root_qpos + 3]
+        root_rot = rot.quat_wxyz_to_xyzw(qpos[:, self._root_qpos + 3 : self._root_qpos + 7])
+        root_ang_vel_body = qvel[:, self._root_qvel + 3 : self._root_qvel + 6]
+        root_states = torch.cat(
+            [
+                root_pos,
+                root_rot,
+                qvel[:, self._root_qvel : self._root_qvel + 3],
+                rot.quat_rotate(root_rot, root_ang_vel_body),
+            ],
+            dim=-1,
+        )
+        hinge_pos = qpos[:, self._dof_qpos_tensor]
+        local = self.joint_map.local_rotations(root_rot, hinge_pos)
+        dof_pos = self.joint_map.local_rotations_to_dof_pos(local, hinge_pos)
+        dof_vel = self.joint_map.hinges_to_dof_vel(hinge_pos, qvel[:, self._dof_qvel_tensor])
+        matrices, positions = _forward_kinematics(
+            rot.quat_to_matrix(local), root_pos, self._body_offsets, self._fk_levels
+        )
+        forces = cfrc_ext[:, self._body_ids_tensor, 3:6]
+        return root_states, hinge_pos, dof_pos, dof_vel, matrices, positions, forces
+
+    # Body rotations and velocities are not needed by the task every step: computed when first read after a refresh.
+
+    @property
+    def rigid_body_rot(self) -> torch.Tensor:
+        if self._body_rot_stale:
+            self._rigid_body_rot[:] = rot.quat_from_matrix(self._body_matrices)
+            self._body_rot_stale = False
+        return self._rigid_body_rot
+
+    @property
+    def rigid_body_vel(self) -> torch.Tensor:
+        self._update_body_velocities()
+        return self._rigid_body_vel
+
+    @property
+    def rigid_body_ang_vel(self) -> torch.Tensor:
+        self._update_body_velocities()
+        return self._rigid_body_ang_vel
+
+    def _update_body_velocities(self) -> None:
+        if not self._body_vel_stale:
+            return
+        cvel_field, com_field = self._batch.bind("cvel"), self._batch.bind("subtree_com")
+        # MuJoCo's velocity stage at the current state (writes derived fields only; the state is untouched).
+        self._batch.forward(stage=mujoco.mjtStage.mjSTAGE_VEL)
+        body_ids = self._body_ids
+        cvel = torch.from_numpy(cvel_field[:, body_ids].astype(np.float32)).to(self.device)
+        com = torch.from_numpy(com_field[:, body_ids[:1]].astype(np.float32)).to(self.device)
+        # cvel is [angular, linear] at the tree's centre of mass; move the linear part to each body's origin.
+        self._rigid_body_ang_vel[:] = cvel[..., 0:3]
+        self._rigid_body_vel[:] = cvel[..., 3:6] + torch.linalg.cross(cvel[..., 0:3], self.rigid_body_pos - com, dim=-1)
+        self._body_vel_stale = False
+
+    def set_state(
+        self, env_ids: torch.Tensor, root_states: torch.Tensor, dof_pos: torch.Tensor, dof_vel: torch.Tensor
+    ) -> None:
+        ids = env_ids.detach().cpu().numpy().astype(np.int64)
+        if ids.size == 0:
+            return
+        hinge_pos = self._target_kernel(dof_pos.to(self.device), None)
+        hinge_vel = self.joint_map.dof_vel_to_hinges(hinge_pos, dof_vel.to(self.device))
+        root_rot = rot.quat_normalize(root_states[:, 3:7].to(self.device))
+        root_ang_vel_body = rot.quat_rotate_inverse(root_rot, root_states[:, 10:13].to(self.device))
+        # A state row is time, qpos, qvel, the solver's warm start and the controls (the model has no activations,
+        # mocap bodies or plugins): writing all of them is a complete reset, without a call into the engine.
+        self._time[ids] = START_TIME
+        self._qacc_warmstart[ids] = 0.0
+        self._contacts_valid[ids] = False
+        qpos = self._qpos[ids]
+        qvel = self._qvel[ids]
+        qpos[:, self._root_qpos : self._root_qpos + 3] = root_states[:, 0:3].cpu().double().numpy()
+        qpos[:, self._root_qpos + 3 : self._root_qpos + 7] = rot.quat_xyzw_to_wxyz(root_rot).cpu().double().numpy()
+        qpos[:, self._dof_qpos] = hinge_pos.cpu().double().numpy()
+        qvel[:, self._root_qvel : self._root_qvel + 3] = root_states[:, 7:10].cpu().double().numpy()
+        qvel[:, self._root_qvel + 3 : self._root_qvel + 6] = root_ang_vel_body.cpu().double().numpy()
+        qvel[:, self._dof_qvel] = hinge_vel.cpu().double().numpy()
+        self._qpos[ids] = qpos
+        self._qvel[ids] = qvel
+        # PD: hold the new pose until the next action arrives. Torque mode: no torque.
+        self._ctrl[ids] = 0.0
+        if self._pd_control:
+            self._ctrl[np.ix_(ids, self._actuator_ids)] = hinge_pos.cpu().double().numpy()
+
+    def close(self) -> None:
+        self._batch = None
+
+
+def _compile_model(config: BackendConfig, *, servos: bool) -> mujoco.MjModel:
+    """Load ``config.model_file`` with the configuration's timestep, gravity and floor friction; ``servos=False``
+    turns every actuator into a torque motor."""
+    path = Path(config.model_file)
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found")
+    try:
+        spec = mujoco.MjSpec.from_file(str(path))
+    except ValueError as error:
+        raise ModelError(f"{path}: MuJoCo cannot load it ({str(error).strip().splitlines()[0]})") from None
+    spec.option.timestep = config.physics_dt
+    spec.option.gravity = np.asarray(config.gravity, dtype=np.float64)
+    for geom in spec.geoms:
+        if geom.type == mujoco.mjtGeom.mjGEOM_PLANE:
+            geom.friction[0] = config.ground_friction
+    if not servos:
+        # Torque mode: each servo becomes a motor whose control is the torque itself (N m), unclamped as in the
+        # original, which scaled actions by motor effort x powerScale in the task.
+        for actuator in spec.actuators:
+            actuator.set_to_motor()
+            actuator.gear[0] = 1.0
+            actuator.ctrllimited = mujoco.mjtLimited.mjLIMITED_FALSE
+            actuator.forcelimited = mujoco.mjtLimited.mjLIMITED_FALSE
+            actuator.inheritrange = 0.0
+    try:
+        return spec.compile()
+    except ValueError as error:
+        raise ModelError(f"{path}: MuJoCo cannot compile it ({str(error).strip().splitlines()[0]})") from None
+
+
+def _motor_efforts(model: mujoco.MjModel, actuator_ids: np.ndarray) -> np.ndarray:
+    """Each DOF's torque limit: the servo's force range (the original's motor gear), or its gear for a motor."""
+    limits = np.abs(model.actuator_forcerange[actuator_ids]).max(axis=1)
+    limited = model.actuator_forcelimited[actuator_ids].astype(bool) & (limits > 0)
+    return np.where(limited, limits, model.actuator_gear[actuator_ids, 0])
+
+
+def _depth_levels(parents: tuple[int, ...], device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Bodies grouped by depth in the tree: ``[(children, their parents), ...]`` from the root's children down."""
+    depth = [0] * len(parents)
+    for body in range(1, len(parents)):
+        depth[body] = depth[parents[body]] + 1
+    levels = []
+    for level in range(1, max(depth) + 1):
+        children = [body for body in range(len(parents)) if depth[body] == level]
+        levels.append(
+            (torch.tensor(children, device=device), torch.tensor([parents[c] for c in children], device=device))
+        )
+    return levels
+
+
+def _forward_kinematics(
+    local_matrices: torch.Tensor,
+    root_pos: torch.Tensor,
+    offsets: torch.Tensor,
+    levels: list[tuple[torch.Tensor, torch.Tensor]],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """World rotation matrices ``[N, B, 3, 3]`` and origins ``[N, B, 3]`` of a body tree.
+
+    Args:
+        local_matrices: ``[N, B, 3, 3]`` each body's rotation in its parent (the root's: in the world).
+        root_pos: ``[N, 3]`` root origin.
+        offsets: ``[B, 3]`` each body's origin in its parent's frame.
+        levels: the tree's bodies by depth (:func:`_depth_levels`); one batched product per level, not per body.
+    """
+    matrices = torch.empty_like(local_matrices)
+    positions = torch.empty((*root_pos.shape[:-1], offsets.shape[0], 3), dtype=root_pos.dtype, device=root_pos.device)
+    matrices[:, 0] = local_matrices[:, 0]
+    positions[:, 0] = root_pos
+    for children, parents in levels:  # 4 levels for the humanoid
+        parent_matrices, child_matrices = matrices[:, parents], local_matrices[:, children]
+        if torch.compiler.is_compiling():  # written out, so that the compiler fuses it into one loop
+            matrices[:, children] = (parent_matrices.unsqueeze(-1) * child_matrices.unsqueeze(-3)).sum(-2)
+            moved = (parent_matrices * offsets[children].unsqueeze(-2)).sum(-1)
+        else:  # batched products: the cheapest form for eager torch
+            matrices[:, children] = torch.einsum("nkij,nkjl->nkil", parent_matrices, child_matrices)
+            moved = torch.einsum("nkij,kj->nki", parent_matrices, offsets[children])
+        positions[:, children] = positions[:, parents] + moved
+    return matrices, positions

@@ -1,0 +1,198 @@
+"""The MuJoCo backend and our model: the character's facts, conventions at the boundary, gravity, friction, contact
+forces, unstable environments, and clear errors for unusable models."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import pytest
+import torch
+
+from isaacgymenvs.motion.skeleton import AMP_BODY_NAMES, AMP_HUMANOID, AMP_JOINT_LAYOUT
+from isaacgymenvs.physics.backend import BackendConfig
+from isaacgymenvs.physics.mujoco_backend import ModelError, MuJoCoBackend
+from isaacgymenvs.utils import rotations as rot
+
+pytestmark = pytest.mark.sim
+
+MODEL = Path(__file__).resolve().parents[1] / "assets" / "mjcf" / "amp_humanoid.xml"
+TOTAL_MASS = 48.89  # kg (spec section 3.1)
+
+
+def _backend(num_envs: int = 4, model_file: Path = MODEL, **options: object) -> MuJoCoBackend:
+    return MuJoCoBackend(BackendConfig(model_file=str(model_file), num_envs=num_envs, physics_dt=0.0083, **options))
+
+
+def _standing_state(num_envs: int, height: float = 0.89) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    root = torch.zeros(num_envs, 13)
+    root[:, 2] = height
+    root[:, 6] = 1.0
+    return root, torch.zeros(num_envs, 28), torch.zeros(num_envs, 28)
+
+
+def test_model_matches_the_original_character() -> None:
+    model = mujoco.MjModel.from_xml_path(str(MODEL))
+    bodies = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, i) for i in range(1, model.nbody)]
+    assert bodies == list(AMP_BODY_NAMES)
+    assert model.body_mass.sum() == pytest.approx(TOTAL_MASS, abs=0.01)
+    np.testing.assert_allclose(model.body_mass[1:4], [9.9956, 12.0115, 3.8823], atol=1e-3)
+    np.testing.assert_allclose(model.body_pos[2:], AMP_HUMANOID.local_translation[1:], atol=1e-9)
+    joints = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, i) for i in range(1, model.njnt)]
+    assert joints == list(AMP_JOINT_LAYOUT.dof_names)
+    assert np.all(model.jnt_stiffness == 0) and np.all(model.dof_damping == 0)  # the gains are the servos'
+    assert np.all(model.geom_condim == 3)  # real friction (the original's condim 1 was frictionless)
+    assert model.opt.integrator == mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    assert model.opt.timestep == pytest.approx(0.0083)
+    kp = {mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, i): model.actuator_gainprm[i, 0] for i in range(28)}
+    assert kp["abdomen_x"] == 600 and kp["neck_y"] == 50 and kp["right_knee"] == 300 and kp["left_ankle_z"] == 200
+
+
+def test_actuators_are_found_by_joint_name(tmp_path: Path) -> None:
+    """A model listing hips x, z, y (as the original did) still drives each joint with its own servo."""
+    text = MODEL.read_text()
+    hip_y = re.search(r'    <position name="right_hip_y".*\n', text).group(0)
+    hip_z = re.search(r'    <position name="right_hip_z".*\n', text).group(0)
+    swapped = text.replace(hip_y, "@@Y@@").replace(hip_z, hip_y).replace("@@Y@@", hip_z)
+    (tmp_path / "swapped.xml").write_text(swapped)
+    normal, reordered = _backend(2), _backend(2, tmp_path / "swapped.xml")
+    targets = torch.zeros(2, 28)
+    targets[:, AMP_JOINT_LAYOUT.dof_names.index("right_hip_y")] = -0.6
+    for backend in (normal, reordered):
+        backend.set_state(torch.arange(2), *_standing_state(2))
+        backend.set_dof_position_targets(targets)
+        backend.simulate(20)
+        backend.refresh()
+    np.testing.assert_allclose(normal.dof_pos.numpy(), reordered.dof_pos.numpy(), atol=1e-5)
+    assert normal.motor_efforts[AMP_JOINT_LAYOUT.dof_names.index("right_hip_y")] == 125
+
+
+def test_state_round_trip_and_conventions() -> None:
+    backend = _backend(3)
+    generator = torch.Generator().manual_seed(0)
+    root = torch.zeros(3, 13)
+    root[:, 0:3] = torch.tensor([[0.5, -1.0, 1.2], [0.0, 0.0, 0.9], [2.0, 3.0, 1.0]])
+    root[:, 3:7] = rot.quat_normalize(torch.randn(3, 4, generator=generator))
+    root[:, 7:13] = torch.randn(3, 6, generator=generator)
+    dof_pos = (torch.rand(3, 28, generator=generator) - 0.5) * 0.8
+    dof_vel = torch.randn(3, 28, generator=generator)
+    backend.set_state(torch.arange(3), root, dof_pos, dof_vel)
+    backend.refresh()
+    assert float(rot.quat_angle_between(backend.root_states[:, 3:7], root[:, 3:7]).max()) < 1e-5
+    np.testing.assert_allclose(
+        backend.root_states[:, [0, 1, 2, 7, 8, 9, 10, 11, 12]].numpy(),
+        root[:, [0, 1, 2, 7, 8, 9, 10, 11, 12]].numpy(),
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(backend.dof_pos.numpy(), dof_pos.numpy(), atol=1e-5)
+    np.testing.assert_allclose(backend.dof_vel.numpy(), dof_vel.numpy(), atol=1e-4)
+    # Body 0 is the root; its velocity from the body-velocity path equals the root's.
+    np.testing.assert_allclose(backend.rigid_body_pos[:, 0].numpy(), root[:, 0:3].numpy(), atol=1e-5)
+    np.testing.assert_allclose(backend.rigid_body_vel[:, 0].numpy(), root[:, 7:10].numpy(), atol=1e-4)
+    np.testing.assert_allclose(backend.rigid_body_ang_vel[:, 0].numpy(), root[:, 10:13].numpy(), atol=1e-4)
+    assert float(rot.quat_angle_between(backend.rigid_body_rot[:, 0], root[:, 3:7]).max()) < 1e-5
+
+
+def test_gravity_free_fall() -> None:
+    backend = _backend(1)
+    backend.set_state(torch.arange(1), *_standing_state(1, height=2.0))
+    steps = 24  # 0.2 s, still in the air
+    backend.simulate(steps)
+    backend.refresh()
+    dt = 0.0083
+    # Semi-implicit Euler: v_n = -g n dt, z_n = z_0 - g dt^2 n (n + 1) / 2 (0.5 g t^2 plus half a step's drop).
+    assert float(backend.root_states[0, 9]) == pytest.approx(-9.81 * steps * dt, abs=1e-4)
+    assert float(backend.root_states[0, 2]) == pytest.approx(2.0 - 9.81 * dt**2 * steps * (steps + 1) / 2, abs=1e-4)
+
+
+def test_standing_contact_forces_carry_the_weight() -> None:
+    backend = _backend(1)
+    backend.set_state(torch.arange(1), *_standing_state(1, height=0.92))
+    backend.set_dof_position_targets(torch.zeros(1, 28))
+    backend.simulate(60)  # 0.5 s: settled (standing on stiff servos alone, it starts to topple after ~1.5 s)
+    backend.refresh()
+    feet = [AMP_BODY_NAMES.index("right_foot"), AMP_BODY_NAMES.index("left_foot")]
+    vertical = float(backend.contact_forces[0, feet, 2].sum())
+    assert vertical == pytest.approx(TOTAL_MASS * 9.81, rel=0.03)
+    others = [i for i in range(15) if i not in feet]
+    assert float(backend.contact_forces[0, others].abs().max()) < 1e-6
+    assert float(backend.root_states[0, 2]) > 0.8  # still standing
+
+
+@pytest.mark.parametrize("friction", [1.0, 0.0])
+def test_dropped_humanoid_lands_and_friction_stops_it(friction: float) -> None:
+    backend = _backend(1, ground_friction=friction)
+    root, dof_pos, dof_vel = _standing_state(1, height=1.3)
+    root[0, 7] = 2.0  # thrown forward at 2 m/s
+    backend.set_state(torch.arange(1), root, dof_pos, dof_vel)
+    backend.set_dof_position_targets(torch.zeros(1, 28))
+    backend.simulate(480)  # 4 s
+    backend.refresh()
+    speed = float(backend.root_states[0, 7:9].norm())
+    assert float(backend.root_states[0, 2]) < 1.0  # it came down
+    if friction > 0:
+        assert speed < 0.05  # and stopped
+    else:
+        assert speed > 1.0  # without friction it keeps sliding (the original MJCF's condim-1 trap)
+
+
+def test_unstable_environment_is_detected_and_parked() -> None:
+    backend = _backend(4)
+    backend.set_state(torch.arange(4), *_standing_state(4))
+    backend.set_dof_position_targets(torch.zeros(4, 28))
+    backend._qvel[2, 10] = 1e12  # an exploding joint
+    backend._qvel[3, :] = np.nan
+    unstable = backend.simulate(4)
+    assert unstable.tolist() == [False, False, True, True]
+    backend.refresh()
+    assert torch.isfinite(backend.root_states).all() and torch.isfinite(backend.dof_vel).all()
+
+
+def test_model_errors(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="model file not found"):
+        _backend(1, tmp_path / "missing.xml")
+    (tmp_path / "broken.xml").write_text("<mujoco><worldbody><body></mujoco>")
+    with pytest.raises(ModelError, match="MuJoCo cannot load it"):
+        _backend(1, tmp_path / "broken.xml")
+    no_hands = MODEL.read_text().replace('name="right_hand"', 'name="right_palm"')
+    (tmp_path / "no_hands.xml").write_text(no_hands)
+    with pytest.raises(ModelError, match=r"lacks the character's bodies \['right_hand'\]"):
+        _backend(1, tmp_path / "no_hands.xml")
+    with pytest.raises(ValueError, match="num_envs must be a positive integer"):
+        _backend(0)
+
+
+def test_torque_mode() -> None:
+    backend = _backend(1, pd_control=False)
+    assert backend.motor_efforts[0] == 125
+    backend.set_state(torch.arange(1), *_standing_state(1, height=2.0))
+    torques = torch.zeros(1, 28)
+    elbow = AMP_JOINT_LAYOUT.dof_names.index("right_elbow")
+    torques[0, elbow] = -20.0  # flex the elbow while falling freely
+    backend.set_dof_actuation_forces(torques)
+    backend.simulate(6)
+    backend.refresh()
+    assert float(backend.dof_vel[0, elbow]) < -1.0
+    with pytest.raises(RuntimeError, match="pdControl"):
+        backend.set_dof_position_targets(torch.zeros(1, 28))
+    assert math.isfinite(float(backend.dof_pos.sum()))
+
+
+def test_torch_kinematics_match_mujocos() -> None:
+    """Body positions and rotations come from forward kinematics in torch; MuJoCo's own must agree."""
+    backend = _backend(8)
+    backend.set_state(torch.arange(8), *_standing_state(8))
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(10):
+        backend.set_dof_position_targets(torch.rand(8, 28, generator=generator) * 2 - 1)
+        backend.simulate(4)
+    backend.refresh()
+    xpos, xquat = backend._batch.bind("xpos"), backend._batch.bind("xquat")
+    backend._batch.forward(stage=mujoco.mjtStage.mjSTAGE_POS)
+    ids = backend._body_ids
+    np.testing.assert_allclose(backend.rigid_body_pos.numpy(), xpos[:, ids], atol=1e-5)
+    mujoco_rot = rot.quat_wxyz_to_xyzw(torch.from_numpy(xquat[:, ids]).float())
+    assert float(rot.quat_angle_between(backend.rigid_body_rot, mujoco_rot).max()) < 1e-3
