@@ -193,12 +193,18 @@ def slerp(q0: torch.Tensor, q1: torch.Tensor, t: torch.Tensor | float) -> torch.
 
 
 def quat_to_tan_norm(q: torch.Tensor) -> torch.Tensor:
-    """The 6-number rotation encoding ``[..., 6]``: the images of the x axis (tangent) then of the z axis (normal)."""
-    x_axis = torch.zeros_like(q[..., :3])
-    x_axis[..., 0] = 1.0
-    z_axis = torch.zeros_like(q[..., :3])
-    z_axis[..., 2] = 1.0
-    return torch.cat([quat_rotate(q, x_axis), quat_rotate(q, z_axis)], dim=-1)
+    """The 6-number rotation encoding ``[..., 6]``: the images of the x axis (tangent) then of the z axis (normal).
+
+    Written out from the rotation matrix's first and third columns (the same numbers as rotating the two axes).
+    """
+    x, y, z, w = q.unbind(-1)
+    return torch.stack(
+        [
+            1 - 2 * (y * y + z * z), 2 * (x * y + z * w), 2 * (x * z - y * w),
+            2 * (x * z + y * w), 2 * (y * z - x * w), 1 - 2 * (x * x + y * y),
+        ],
+        dim=-1,
+    )  # fmt: skip
 
 
 def calc_heading(q: torch.Tensor) -> torch.Tensor:
@@ -277,6 +283,20 @@ def _check_order(order: str) -> tuple[int, int, int]:
 
 def quat_from_euler(angles: torch.Tensor, order: str = "XYZ") -> torch.Tensor:
     """Quaternions ``[..., 4]`` of intrinsic Euler angles ``[..., 3]`` (rad): ``R = R_o[0] R_o[1] R_o[2]``."""
+    if order.upper() == "XYZ":  # the hinge triplets' order, on the simulator's hot path: written out
+        half = 0.5 * angles
+        c, s = torch.cos(half), torch.sin(half)
+        ca, cb, cc = c.unbind(-1)
+        sa, sb, sc = s.unbind(-1)
+        return torch.stack(
+            [
+                sa * cb * cc + ca * sb * sc,
+                ca * sb * cc - sa * cb * sc,
+                ca * cb * sc + sa * sb * cc,
+                ca * cb * cc - sa * sb * sc,
+            ],
+            dim=-1,
+        )
     result = None
     for slot, axis_index in enumerate(_check_order(order)):
         axis = torch.zeros_like(angles)

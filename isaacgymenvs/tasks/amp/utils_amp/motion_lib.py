@@ -30,6 +30,7 @@ from isaacgymenvs.motion.skeleton import (
     skeleton_mismatch,
 )
 from isaacgymenvs.utils import rotations as rot
+from isaacgymenvs.utils.kernels import Kernel
 
 ArrayLike = torch.Tensor | np.ndarray | Sequence[float] | float
 
@@ -45,6 +46,7 @@ class MotionLib:
         device: where the tensors live.
         joint_layout: how local rotations map to DOFs (the AMP humanoid's by default).
         search_folders: folders searched for relative ``motion_file`` names.
+        compile_kernels: compile the blending maths with ``torch.compile`` (:mod:`isaacgymenvs.utils.kernels`).
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class MotionLib:
         *,
         joint_layout: JointLayout = AMP_JOINT_LAYOUT,
         search_folders: tuple[Path, ...] = (MOTION_ASSET_FOLDER,),
+        compile_kernels: bool = False,
     ) -> None:
         if num_dofs != joint_layout.num_dofs:
             raise ValueError(f"num_dofs={num_dofs} does not match the joint layout's {joint_layout.num_dofs} DOFs")
@@ -82,6 +85,7 @@ class MotionLib:
             np.concatenate([[0], np.cumsum(num_frames)[:-1]]), dtype=torch.long, device=self._device
         )
         self._build_frame_tensors()
+        self._blend_kernel = Kernel(self._blend, compile_kernels)
 
     def _build_frame_tensors(self) -> None:
         """Concatenate every clip's per-frame quantities into flat ``[total_frames, ...]`` float32 tensors."""
@@ -149,6 +153,10 @@ class MotionLib:
             ``root_ang_vel [n, 3]`` (world frame), ``dof_vel [n, D]``, ``key_pos [n, K, 3]``; float32 on the device.
         """
         frame0, frame1, blend = self._frame_blend(motion_ids, motion_times)
+        return self._blend_kernel(frame0, frame1, blend)
+
+    def _blend(self, frame0: torch.Tensor, frame1: torch.Tensor, blend: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The blended state between global frames ``frame0`` and ``frame1`` ``[n]`` with weights ``blend`` ``[n]``."""
         blend_vec = blend.unsqueeze(-1)
         root_pos = torch.lerp(self._frame_root_pos[frame0], self._frame_root_pos[frame1], blend_vec)
         root_rot = rot.slerp(self._frame_root_rot[frame0], self._frame_root_rot[frame1], blend_vec)

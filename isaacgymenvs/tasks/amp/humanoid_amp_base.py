@@ -1,0 +1,373 @@
+"""``HumanoidAMPBase``: the AMP humanoid in a physics backend, its PD control, observation, reward and reset.
+
+The maths are pure, batched functions at module level with the original's names and formulas
+(``../shared/spec/humanoid_amp_reference.md`` sections 3.4, 5 and 6): :func:`dof_to_obs`,
+:func:`compute_humanoid_observations`, :func:`compute_humanoid_reward`, :func:`compute_humanoid_reset`. The class only
+gathers state from the backend and writes buffers.
+
+Observation layout (105 numbers, ``localRootObs`` False): root height (1), root rotation as tangent and normal (6),
+root linear and angular velocity in the heading frame (3 + 3), DOF positions with each 3-DOF joint as tangent and
+normal and each hinge as its angle (52), DOF velocities (28), hand and foot positions relative to the root in the
+heading frame (12).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import torch
+
+from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, AMP_KEY_BODY_NAMES, JointLayout
+from isaacgymenvs.physics.backend import BackendConfig, PhysicsBackend
+from isaacgymenvs.physics.mujoco_backend import MuJoCoBackend
+from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError, HumanoidAMPConfig
+from isaacgymenvs.tasks.base.vec_task import VecTask
+from isaacgymenvs.utils import rotations as rot
+from isaacgymenvs.utils.kernels import Kernel
+
+ASSET_ROOT = Path(__file__).resolve().parents[3] / "assets"
+KEY_BODY_NAMES = list(AMP_KEY_BODY_NAMES)
+DOF_BODY_IDS = AMP_JOINT_LAYOUT.dof_body_ids
+DOF_OFFSETS = AMP_JOINT_LAYOUT.dof_offsets
+# The default pose's shoulder angles (rad); outside the joint ranges, with the arms crossing the body, as in the
+# original (spec section 3.5). Only Default and Hybrid initialisation use it.
+DEFAULT_POSE_DOFS = {"right_shoulder_x": math.pi / 2, "left_shoulder_x": -math.pi / 2}
+START_HEIGHT = 0.89  # m, root height of the default pose
+
+
+def dof_obs_size(joint_layout: JointLayout = AMP_JOINT_LAYOUT) -> int:
+    """6 numbers per 3-DOF joint, 1 per hinge (52 for the AMP humanoid)."""
+    return sum(6 if group.hinge_axis is None else 1 for group in joint_layout.groups)
+
+
+def observation_size(joint_layout: JointLayout = AMP_JOINT_LAYOUT, num_key_bodies: int = len(KEY_BODY_NAMES)) -> int:
+    """13 root numbers + DOF observation + DOF velocities + 3 per key body (105 for the AMP humanoid)."""
+    return 13 + dof_obs_size(joint_layout) + joint_layout.num_dofs + 3 * num_key_bodies
+
+
+NUM_OBS = observation_size()
+NUM_ACTIONS = AMP_JOINT_LAYOUT.num_dofs
+
+_DOF_OBS_ORDER_CACHE: dict[tuple[int, str], torch.Tensor] = {}
+
+
+def _dof_obs_order(joint_layout: JointLayout, device: torch.device) -> torch.Tensor:
+    """Permutation from ``[all 3-DOF groups' 6 numbers, all hinge angles]`` to the groups' DOF order."""
+    key = (id(joint_layout), str(device))
+    if key not in _DOF_OBS_ORDER_CACHE:
+        num_balls = sum(1 for group in joint_layout.groups if group.hinge_axis is None)
+        order, ball, hinge = [], 0, 0
+        for group in joint_layout.groups:
+            if group.hinge_axis is None:
+                order.extend(range(6 * ball, 6 * ball + 6))
+                ball += 1
+            else:
+                order.append(6 * num_balls + hinge)
+                hinge += 1
+        _DOF_OBS_ORDER_CACHE[key] = torch.tensor(order, dtype=torch.long, device=device)
+    return _DOF_OBS_ORDER_CACHE[key]
+
+
+def dof_to_obs(dof_pos: torch.Tensor, joint_layout: JointLayout = AMP_JOINT_LAYOUT) -> torch.Tensor:
+    """DOF positions ``[N, D]`` as the policy sees them ``[N, 52]``: each 3-DOF joint's exp map as the tangent and
+    normal of its rotation (6), each hinge's angle (1), in DOF order."""
+    idx = joint_layout.index_tensors(dof_pos.device)
+    ball_quat = rot.exp_map_to_quat(dof_pos[:, idx["ball_dofs"]])  # [N, G3, 4]
+    ball_obs = rot.quat_to_tan_norm(ball_quat).reshape(dof_pos.shape[0], -1)  # [N, 6 G3]
+    hinge_obs = dof_pos[:, idx["hinge_dofs"]]  # [N, G1]
+    return torch.cat([ball_obs, hinge_obs], dim=-1)[:, _dof_obs_order(joint_layout, dof_pos.device)]
+
+
+def compute_humanoid_observations(
+    root_states: torch.Tensor,
+    dof_pos: torch.Tensor,
+    dof_vel: torch.Tensor,
+    key_body_pos: torch.Tensor,
+    local_root_obs: bool,
+    joint_layout: JointLayout = AMP_JOINT_LAYOUT,
+) -> torch.Tensor:
+    """The policy observation ``[N, 105]`` (also the per-step AMP observation).
+
+    Args:
+        root_states: ``[N, 13]`` root position, rotation (xyzw), linear and angular velocity, world frame.
+        dof_pos: ``[N, D]`` DOF positions (exp maps for 3-DOF joints).
+        dof_vel: ``[N, D]`` DOF velocities.
+        key_body_pos: ``[N, K, 3]`` world positions of the key bodies (hands, feet).
+        local_root_obs: remove the heading from the root rotation term.
+        joint_layout: the DOF layout.
+    """
+    root_pos = root_states[:, 0:3]
+    root_rot = root_states[:, 3:7]
+    root_vel = root_states[:, 7:10]
+    root_ang_vel = root_states[:, 10:13]
+    heading_rot = rot.calc_heading_quat_inv(root_rot)  # undoes the yaw
+    root_rot_obs = rot.quat_to_tan_norm(rot.quat_mul(heading_rot, root_rot) if local_root_obs else root_rot)
+    local_root_vel = rot.quat_rotate(heading_rot, root_vel)
+    local_root_ang_vel = rot.quat_rotate(heading_rot, root_ang_vel)
+    relative_key_pos = key_body_pos - root_pos.unsqueeze(-2)
+    heading_per_key = heading_rot.unsqueeze(-2).expand(-1, key_body_pos.shape[1], -1)
+    local_key_pos = rot.quat_rotate(heading_per_key, relative_key_pos).reshape(root_states.shape[0], -1)
+    return torch.cat(
+        [
+            root_pos[:, 2:3],
+            root_rot_obs,
+            local_root_vel,
+            local_root_ang_vel,
+            dof_to_obs(dof_pos, joint_layout),
+            dof_vel,
+            local_key_pos,
+        ],
+        dim=-1,
+    )
+
+
+def compute_humanoid_reward(obs_buf: torch.Tensor) -> torch.Tensor:
+    """The task reward: 1 per environment per step (the AMP reward comes from the discriminator)."""
+    return torch.ones(obs_buf.shape[0], dtype=obs_buf.dtype, device=obs_buf.device)
+
+
+def compute_humanoid_reset(
+    reset_buf: torch.Tensor,
+    progress_buf: torch.Tensor,
+    contact_buf: torch.Tensor,
+    contact_body_ids: torch.Tensor,
+    rigid_body_pos: torch.Tensor,
+    max_episode_length: int,
+    enable_early_termination: bool,
+    termination_height: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reset and termination flags ``([N], [N])``, long.
+
+    A fall is a body outside ``contact_body_ids`` with any contact-force component above 0.1 N (signed, not a norm)
+    and a body outside them below ``termination_height``; it counts from the third step of an episode. Every episode
+    also ends at step ``max_episode_length - 1`` (a time-out, not a termination).
+
+    Args:
+        contact_buf: ``[N, B, 3]`` net contact force per body (world frame).
+        contact_body_ids: ``[C]`` bodies allowed to touch things (feet).
+        rigid_body_pos: ``[N, B, 3]`` body positions.
+    """
+    terminated = torch.zeros_like(reset_buf)
+    if enable_early_termination:
+        masked_contact = contact_buf.clone()
+        masked_contact[:, contact_body_ids, :] = 0
+        fall_contact = torch.any(torch.any(masked_contact > 0.1, dim=-1), dim=-1)
+        fall_height = rigid_body_pos[..., 2] < termination_height
+        fall_height[:, contact_body_ids] = False
+        fall_height = torch.any(fall_height, dim=-1)
+        has_fallen = fall_contact & fall_height & (progress_buf > 1)
+        terminated = torch.where(has_fallen, torch.ones_like(reset_buf), terminated)
+    reset = torch.where(progress_buf >= max_episode_length - 1, torch.ones_like(reset_buf), terminated)
+    return reset, terminated
+
+
+def build_pd_action_offset_scale(
+    joint_layout: JointLayout, lower: torch.Tensor, upper: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The action -> PD target map ``target = offset + scale * action`` ``([D], [D])`` of the original.
+
+    3-DOF joints get offset 0 and scale pi (targets are exp-map components in [-pi, pi]); a hinge's range is widened
+    to 1.4 times its limits around their middle, so that motors keep pushing near the limits.
+    """
+    low, high = torch.minimum(lower, upper).clone(), torch.maximum(lower, upper).clone()
+    for group in joint_layout.groups:  # a loop over 12 joint groups, once
+        dofs = slice(group.dof_offset, group.dof_offset + group.num_dofs)
+        if group.hinge_axis is None:
+            low[dofs], high[dofs] = -math.pi, math.pi
+        else:
+            middle = 0.5 * (high[dofs] + low[dofs])
+            half_width = 0.7 * (high[dofs] - low[dofs])
+            low[dofs], high[dofs] = middle - half_width, middle + half_width
+    return 0.5 * (high + low), 0.5 * (high - low)
+
+
+def resolve_sim_device(sim_device: str) -> torch.device:
+    """The device the MuJoCo backend simulates on: the CPU, whatever was asked (with a warning for CUDA)."""
+    device = torch.device(sim_device)
+    if device.type != "cpu":
+        warnings.warn(
+            f"sim_device={sim_device}: the MuJoCo backend simulates on the CPU; the learner still uses the rl_device",
+            stacklevel=3,
+        )
+    return torch.device("cpu")
+
+
+class HumanoidAMPBase(VecTask):
+    """The humanoid in a backend: PD control, observations, constant reward, fall and time-out resets.
+
+    Args:
+        config: the typed task configuration.
+        rl_device: where the learner's tensors live.
+        sim_device: requested simulation device (the MuJoCo backend runs on the CPU).
+        headless: no viewer window (the MuJoCo backend has none; video capture renders offscreen).
+        joint_layout: the character's bodies and DOFs.
+        backend: a ready backend (tests); built from the config when None.
+    """
+
+    def __init__(
+        self,
+        config: HumanoidAMPConfig,
+        *,
+        rl_device: str,
+        sim_device: str,
+        headless: bool = True,
+        joint_layout: JointLayout = AMP_JOINT_LAYOUT,
+        backend: PhysicsBackend | None = None,
+    ) -> None:
+        self.config = config
+        self.joint_layout = joint_layout
+        device = resolve_sim_device(sim_device)
+        body_names = list(joint_layout.skeleton.node_names)
+        unknown = [name for name in config.contact_bodies if name not in body_names]
+        if unknown:
+            raise ConfigError(f"task.env.contactBodies names unknown bodies {unknown}; bodies are {body_names}")
+        model_file = Path(config.asset_file)
+        if not model_file.is_absolute():
+            model_file = ASSET_ROOT / model_file
+        self.backend = backend or MuJoCoBackend(
+            BackendConfig(
+                model_file=str(model_file),
+                num_envs=config.num_envs,
+                physics_dt=config.sim.physics_dt,
+                gravity=config.sim.gravity,
+                pd_control=config.pd_control,
+                power_scale=config.power_scale,
+                ground_friction=config.ground_friction,
+                num_threads=config.sim.num_threads,
+                compile_kernels=config.sim.compile_kernels,
+                device=str(device),
+            ),
+            joint_layout,
+        )
+        super().__init__(
+            num_envs=config.num_envs,
+            num_observations=observation_size(joint_layout, len(KEY_BODY_NAMES)),
+            num_actions=joint_layout.num_dofs,
+            max_episode_length=config.episode_length,
+            device=device,
+            rl_device=rl_device,
+            clip_observations=config.clip_observations,
+            clip_actions=config.clip_actions,
+        )
+        self.headless = headless
+        self.dt = config.control_dt
+        long = {"dtype": torch.long, "device": self.device}
+        self._key_body_ids = torch.tensor([body_names.index(name) for name in KEY_BODY_NAMES], **long)
+        self._contact_body_ids = torch.tensor([body_names.index(name) for name in config.contact_bodies], **long)
+        self._pd_action_offset, self._pd_action_scale = build_pd_action_offset_scale(
+            joint_layout, self.backend.dof_lower_limits, self.backend.dof_upper_limits
+        )
+        self._motor_efforts = self.backend.motor_efforts
+        self._terminate_buf = torch.ones(self.num_envs, **long)
+        self._unstable_buf = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        self.num_unstable_resets = 0
+        self.actions = torch.zeros((self.num_envs, self.num_actions), device=self.device)
+        self._initial_root_states = torch.zeros((self.num_envs, 13), device=self.device)
+        self._initial_root_states[:, 2] = START_HEIGHT
+        self._initial_root_states[:, 6] = 1.0
+        self._initial_dof_pos = torch.zeros((self.num_envs, self.num_actions), device=self.device)
+        for name, value in DEFAULT_POSE_DOFS.items():
+            self._initial_dof_pos[:, joint_layout.dof_names.index(name)] = value
+        self._initial_dof_vel = torch.zeros_like(self._initial_dof_pos)
+        self._observation_kernel = Kernel(compute_humanoid_observations, config.sim.compile_kernels)
+        self._reset_kernel = Kernel(compute_humanoid_reset, config.sim.compile_kernels)
+
+    # --- state views ----------------------------------------------------------------------------------------------
+
+    @property
+    def _root_states(self) -> torch.Tensor:
+        return self.backend.root_states
+
+    @property
+    def _dof_pos(self) -> torch.Tensor:
+        return self.backend.dof_pos
+
+    @property
+    def _dof_vel(self) -> torch.Tensor:
+        return self.backend.dof_vel
+
+    @property
+    def _rigid_body_pos(self) -> torch.Tensor:
+        return self.backend.rigid_body_pos
+
+    @property
+    def _contact_forces(self) -> torch.Tensor:
+        return self.backend.contact_forces
+
+    # --- the step -------------------------------------------------------------------------------------------------
+
+    def pre_physics_step(self, actions: torch.Tensor) -> None:
+        self.actions = actions.clone()
+        if self.config.pd_control:
+            self.backend.set_dof_position_targets(self._pd_action_offset + self._pd_action_scale * self.actions)
+        else:
+            self.backend.set_dof_actuation_forces(self.actions * self._motor_efforts * self.config.power_scale)
+
+    def simulate(self) -> None:
+        self._unstable_buf = self.backend.simulate(self.config.physics_steps_per_action)
+
+    def post_physics_step(self) -> None:
+        self.progress_buf += 1
+        self.backend.refresh()
+        self._compute_observations()
+        self._compute_reward()
+        self._compute_reset()
+        self.extras["terminate"] = self._terminate_buf.to(self.rl_device)
+        unstable = int(self._unstable_buf.sum())
+        self.num_unstable_resets += unstable
+        self.extras["unstable_envs"] = unstable
+        self.extras["unstable_envs_total"] = self.num_unstable_resets
+
+    def _compute_observations(self, env_ids: torch.Tensor | None = None) -> None:
+        backend = self.backend
+        rows = slice(None) if env_ids is None else env_ids
+        self.obs_buf[rows] = self._observation_kernel(
+            backend.root_states[rows],
+            backend.dof_pos[rows],
+            backend.dof_vel[rows],
+            backend.rigid_body_pos[rows][:, self._key_body_ids],
+            self.config.local_root_obs,
+            self.joint_layout,
+        )
+
+    def _compute_reward(self) -> None:
+        self.rew_buf[:] = compute_humanoid_reward(self.obs_buf)
+
+    def _compute_reset(self) -> None:
+        self.reset_buf[:], self._terminate_buf[:] = self._reset_kernel(
+            self.reset_buf,
+            self.progress_buf,
+            self.backend.contact_forces,
+            self._contact_body_ids,
+            self.backend.rigid_body_pos,
+            self.max_episode_length,
+            self.config.enable_early_termination,
+            self.config.termination_height,
+        )
+        # A simulation that blew up ends its episode like a fall (no bootstrapping from its state).
+        self._terminate_buf[self._unstable_buf] = 1
+        self.reset_buf[self._unstable_buf] = 1
+
+    # --- resets ---------------------------------------------------------------------------------------------------
+
+    def reset_idx(self, env_ids: torch.Tensor) -> None:
+        self._reset_actors(env_ids)
+        self.backend.refresh(env_ids)
+        self._compute_observations(env_ids)
+        self.progress_buf[env_ids] = 0
+        self.reset_buf[env_ids] = 0
+        self._terminate_buf[env_ids] = 0
+
+    def _reset_actors(self, env_ids: torch.Tensor) -> None:
+        self._reset_default(env_ids)
+
+    def _reset_default(self, env_ids: torch.Tensor) -> None:
+        """The default pose at the start position, at rest."""
+        self.backend.set_state(
+            env_ids, self._initial_root_states[env_ids], self._initial_dof_pos[env_ids], self._initial_dof_vel[env_ids]
+        )
+
+    def close(self) -> None:
+        self.backend.close()
