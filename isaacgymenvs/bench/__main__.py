@@ -1,4 +1,4 @@
-"""``python -m isaacgymenvs.bench NAME [options]``: run one benchmark (``motion``; more join as they are built)."""
+"""``python -m isaacgymenvs.bench NAME [options]``: run one benchmark (``motion``, ``fidelity``, ...)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import sys
 
 BENCHMARKS = {
     "motion": "isaacgymenvs.bench.motion",
+    "fidelity": "isaacgymenvs.bench.fidelity",
+    "env": "isaacgymenvs.bench.env",
 }
 
 

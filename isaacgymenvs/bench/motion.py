@@ -79,10 +79,14 @@ def per_clip_loop_state(clips: list[_Clip], motion_ids: np.ndarray, motion_times
         root_pos[mask] = (1 - blend) * clip.root_pos[frame0] + blend * clip.root_pos[frame1]
         key_pos[mask] = (1 - blend[:, None]) * clip.key_pos[frame0] + blend[:, None] * clip.key_pos[frame1]
         blend_t = torch.from_numpy(blend)
-        root_rot[mask] = rot.slerp(torch.from_numpy(clip.root_rot[frame0]).double(),
-                                   torch.from_numpy(clip.root_rot[frame1]).double(), blend_t).numpy()
-        local_rot[mask] = rot.slerp(torch.from_numpy(clip.local_rot[frame0]).double(),
-                                    torch.from_numpy(clip.local_rot[frame1]).double(), blend_t[:, None]).numpy()
+        root_rot[mask] = rot.slerp(
+            torch.from_numpy(clip.root_rot[frame0]).double(), torch.from_numpy(clip.root_rot[frame1]).double(), blend_t
+        ).numpy()
+        local_rot[mask] = rot.slerp(
+            torch.from_numpy(clip.local_rot[frame0]).double(),
+            torch.from_numpy(clip.local_rot[frame1]).double(),
+            blend_t[:, None],
+        ).numpy()
         root_vel[mask] = clip.root_vel[frame0]
         root_ang_vel[mask] = clip.root_ang_vel[frame0]
         dof_vel[mask] = clip.dof_vel[frame0]
@@ -95,30 +99,52 @@ def per_clip_loop_state(clips: list[_Clip], motion_ids: np.ndarray, motion_times
             dof_pos[:, group.dof_offset : group.dof_offset + 3] = exp_map
         else:
             dof_pos[:, group.dof_offset] = exp_map @ np.asarray(group.hinge_axis)
-    return tuple(torch.tensor(a, dtype=torch.float32) for a in
-                 (root_pos, root_rot, dof_pos, root_vel, root_ang_vel, dof_vel, key_pos))
+    return tuple(
+        torch.tensor(a, dtype=torch.float32)
+        for a in (root_pos, root_rot, dof_pos, root_vel, root_ang_vel, dof_vel, key_pos)
+    )
+
+
+def _measure(clip_names: list[str], samples: int, repeats: int) -> tuple[float, float]:
+    """Median seconds of the per-clip loop and of the flat library for one set of clips."""
+    distinct = list(dict.fromkeys(clip_names))
+    arrays = {name: _clip_arrays(name) for name in distinct}
+    clips = [arrays[name] for name in clip_names]
+    library = _library(clip_names)
+    generator = np.random.default_rng(0)
+    motion_ids = generator.integers(0, len(clip_names), samples)
+    motion_times = generator.uniform(0, 1, samples) * np.array([clips[i].length for i in motion_ids])
+    ids_tensor, times_tensor = torch.from_numpy(motion_ids), torch.from_numpy(motion_times)
+    # Same answers (float32 tolerance) before trusting the timing.
+    for ours, theirs in zip(
+        library.get_motion_state(ids_tensor, times_tensor),
+        per_clip_loop_state(clips, motion_ids, motion_times),
+        strict=True,
+    ):
+        assert torch.allclose(ours, theirs, atol=1e-3), "the two implementations disagree"
+    loop = median_seconds(lambda: per_clip_loop_state(clips, motion_ids, motion_times), repeats)
+    flat = median_seconds(lambda: library.get_motion_state(ids_tensor, times_tensor), repeats)
+    return loop, flat
 
 
 def run(samples: int, repeats: int) -> list[dict[str, float | int | str]]:
     rows = []
     names = builtin_clip_names()
-    for label, clip_names in (("1 clip (walk)", ["humanoid3d_walk"]), (f"{len(names)} clips (all built-in)", names),
-                              (f"{4 * len(names)} clips (built-in x4)", names * 4)):
-        folder_clips = [_clip_arrays(name) for name in dict.fromkeys(clip_names)]
-        clips = [folder_clips[list(dict.fromkeys(clip_names)).index(name)] for name in clip_names]
-        library = _library(clip_names)
-        generator = np.random.default_rng(0)
-        motion_ids = generator.integers(0, len(clip_names), samples)
-        motion_times = generator.uniform(0, 1, samples) * np.array([clips[i].length for i in motion_ids])
-        ids_tensor, times_tensor = torch.from_numpy(motion_ids), torch.from_numpy(motion_times)
-        loop = median_seconds(lambda: per_clip_loop_state(clips, motion_ids, motion_times), repeats)
-        flat = median_seconds(lambda: library.get_motion_state(ids_tensor, times_tensor), repeats)
-        # Same answers (float32 tolerance) before trusting the timing.
-        for ours, theirs in zip(library.get_motion_state(ids_tensor, times_tensor),
-                                per_clip_loop_state(clips, motion_ids, motion_times), strict=True):
-            assert torch.allclose(ours, theirs, atol=1e-3), "the two implementations disagree"
-        rows.append({"clips": label, "samples": samples, "per_clip_loop_ms": loop * 1e3, "flat_ms": flat * 1e3,
-                     "speedup": loop / flat})
+    for label, clip_names in (
+        ("1 clip (walk)", ["humanoid3d_walk"]),
+        (f"{len(names)} clips (all built-in)", names),
+        (f"{4 * len(names)} clips (built-in x4)", names * 4),
+    ):
+        loop, flat = _measure(clip_names, samples, repeats)
+        rows.append(
+            {
+                "clips": label,
+                "samples": samples,
+                "per_clip_loop_ms": loop * 1e3,
+                "flat_ms": flat * 1e3,
+                "speedup": loop / flat,
+            }
+        )
     return rows
 
 

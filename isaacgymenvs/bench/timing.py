@@ -35,5 +35,7 @@ def machine_description() -> str:
     except OSError:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"{model}; {cores} cores; torch {torch.__version__} with {torch.get_num_threads()} threads; "
-            f"Python {platform.python_version()}")
+    return (
+        f"{model}; {cores} cores; torch {torch.__version__} with {torch.get_num_threads()} threads; "
+        f"Python {platform.python_version()}"
+    )
