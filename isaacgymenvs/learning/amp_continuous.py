@@ -1,0 +1,245 @@
+"""``AMPAgent``: the AMP learner (spec section 8) on :class:`~isaacgymenvs.learning.common_agent.CommonAgent`.
+
+Per epoch: a rollout that also stores every step's AMP observation (``extras["amp_obs"]``); the discriminator's
+reward for those, combined with the task reward; 512 fresh demonstrations into the demo buffer; demo and replay
+samples paired with the batch; PPO and discriminator losses in one backward pass per minibatch; then the rollout's
+AMP observations into the replay buffer (all of them until it is full, then each with probability 0.01).
+
+The losses are the pure functions of :mod:`isaacgymenvs.learning.amp_losses`; options beyond the original are
+``reward_combine: mul`` and ``disc_reward_type: least_squares`` (:class:`~isaacgymenvs.learning.amp_config.AMPConfig`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from rl_games.algos_torch import torch_ext
+from rl_games.algos_torch.running_mean_std import RunningMeanStd
+
+from isaacgymenvs.learning import amp_losses
+from isaacgymenvs.learning.amp_config import AMPConfig
+from isaacgymenvs.learning.common_agent import CommonAgent
+from isaacgymenvs.learning.distributed import broadcast_module
+from isaacgymenvs.learning.replay_buffer import ReplayBuffer
+
+# Logged discriminator quantities (TensorBoard name under info/ = key).
+_DISC_INFO = (
+    "disc_agent_acc",
+    "disc_demo_acc",
+    "disc_agent_logit",
+    "disc_demo_logit",
+    "disc_grad_penalty",
+    "disc_logit_loss",
+)
+
+
+class AMPAgent(CommonAgent):
+    """PPO + adversarial motion prior. Needs an environment with ``amp_observation_space``, ``extras["amp_obs"]`` and
+    ``fetch_amp_obs_demo(n)`` (HumanoidAMP)."""
+
+    def __init__(self, base_name: str, params: dict[str, Any]) -> None:
+        super().__init__(base_name, params)
+        amp = self.amp
+        if amp.normalize_amp_input:
+            self._amp_input_mean_std = RunningMeanStd(self._amp_observation_space.shape).to(self.ppo_device)
+        self._amp_obs_demo_buffer = ReplayBuffer(amp.amp_obs_demo_buffer_size, self.ppo_device)
+        self._amp_replay_buffer = ReplayBuffer(amp.amp_replay_buffer_size, self.ppo_device)
+        self._last_disc_rewards: torch.Tensor | None = None
+
+    def _load_config_params(self, config: dict[str, Any]) -> None:
+        super()._load_config_params(config)
+        self.amp = AMPConfig.from_config(config)
+        self._amp_observation_space = self.env_info["amp_observation_space"]
+        if self.amp.amp_minibatch_size > self.minibatch_size:
+            raise ValueError(
+                f"amp_minibatch_size ({self.amp.amp_minibatch_size}) must be at most minibatch_size "
+                f"({self.minibatch_size})"
+            )
+
+    def _build_net_config(self) -> dict[str, Any]:
+        return {**super()._build_net_config(), "amp_input_shape": self._amp_observation_space.shape}
+
+    def init_tensors(self) -> None:
+        super().init_tensors()
+        buffer = self.experience_buffer
+        buffer.tensor_dict["amp_obs"] = torch.zeros(
+            buffer.obs_base_shape + self._amp_observation_space.shape, device=self.ppo_device
+        )
+        self.tensor_list += ["amp_obs"]
+
+    def set_eval(self) -> None:
+        super().set_eval()
+        if self.amp.normalize_amp_input:
+            self._amp_input_mean_std.eval()
+
+    def set_train(self) -> None:
+        super().set_train()
+        if self.amp.normalize_amp_input:
+            self._amp_input_mean_std.train()
+
+    def _broadcast_initial_weights(self) -> None:
+        super()._broadcast_initial_weights()
+        if self.amp.normalize_amp_input:
+            broadcast_module(self._amp_input_mean_std)
+
+    # --- demonstrations and replay --------------------------------------------------------------------------------
+
+    def _fetch_amp_obs_demo(self, num_samples: int) -> torch.Tensor:
+        return self.vec_env.env.fetch_amp_obs_demo(num_samples).to(self.ppo_device)
+
+    def _init_train(self) -> None:
+        """Fill the demo buffer once, in batches of ``amp_batch_size``."""
+        batches = math.ceil(self._amp_obs_demo_buffer.size / self.amp.amp_batch_size)
+        for _ in range(batches):
+            self._amp_obs_demo_buffer.store({"amp_obs": self._fetch_amp_obs_demo(self.amp.amp_batch_size)})
+            self._maybe_print_progress("filling the demonstration buffer")
+
+    def _update_amp_demos(self) -> None:
+        self._amp_obs_demo_buffer.store({"amp_obs": self._fetch_amp_obs_demo(self.amp.amp_batch_size)})
+
+    def _store_replay_amp_obs(self, amp_obs: torch.Tensor) -> None:
+        buffer = self._amp_replay_buffer
+        if buffer.get_total_count() > buffer.size:
+            keep = (
+                torch.bernoulli(torch.full((amp_obs.shape[0],), self.amp.amp_replay_keep_prob, device=amp_obs.device))
+                == 1
+            )
+            amp_obs = amp_obs[keep]
+        if amp_obs.shape[0] > buffer.size:
+            amp_obs = amp_obs[: buffer.size]
+        if amp_obs.shape[0] > 0:
+            buffer.store({"amp_obs": amp_obs})
+
+    # --- the rollout ----------------------------------------------------------------------------------------------
+
+    def _record_step(self, step: int, infos: dict[str, Any]) -> None:
+        self.experience_buffer.update_data("amp_obs", step, infos["amp_obs"])
+
+    def _rollout_rewards(self, rewards: torch.Tensor) -> dict[str, torch.Tensor]:
+        disc_rewards = self._calc_disc_rewards(self.experience_buffer.tensor_dict["amp_obs"])
+        combined = amp_losses.combine_rewards(
+            rewards, disc_rewards, self.amp.task_reward_w, self.amp.disc_reward_w, self.amp.reward_combine
+        )
+        return {"rewards": combined, "disc_rewards": disc_rewards}
+
+    def _preproc_amp_obs(self, amp_obs: torch.Tensor) -> torch.Tensor:
+        """Normalise (and, in training mode, update the statistics with) AMP observations."""
+        return self._amp_input_mean_std(amp_obs) if self.amp.normalize_amp_input else amp_obs
+
+    def _calc_disc_rewards(self, amp_obs: torch.Tensor) -> torch.Tensor:
+        """Discriminator rewards ``[..., 1]`` of AMP observations ``[..., F]`` (normaliser in eval mode)."""
+        with torch.no_grad():
+            logits = self.model.a2c_network.eval_disc(self._preproc_amp_obs(amp_obs))
+            return amp_losses.disc_reward(logits, self.amp.disc_reward_type, self.amp.disc_reward_scale)
+
+    # --- the update -----------------------------------------------------------------------------------------------
+
+    def _before_update(self, batch_dict: dict[str, Any]) -> None:
+        self._update_amp_demos()
+        count = batch_dict["amp_obs"].shape[0]
+        batch_dict["amp_obs_demo"] = self._amp_obs_demo_buffer.sample(count)["amp_obs"]
+        if len(self._amp_replay_buffer) == 0:  # first epoch: the rollout itself stands in for the replay
+            batch_dict["amp_obs_replay"] = batch_dict["amp_obs"]
+        else:
+            batch_dict["amp_obs_replay"] = self._amp_replay_buffer.sample(count)["amp_obs"]
+
+    def prepare_dataset(self, batch_dict: dict[str, Any]) -> None:
+        super().prepare_dataset(batch_dict)
+        for key in ("amp_obs", "amp_obs_demo", "amp_obs_replay"):
+            self.dataset.values_dict[key] = batch_dict[key]
+
+    def _after_update(self, batch_dict: dict[str, Any]) -> None:
+        self._store_replay_amp_obs(batch_dict["amp_obs"])
+        self._last_disc_rewards = batch_dict["disc_rewards"]
+
+    def calc_gradients(self, input_dict: dict[str, torch.Tensor]) -> None:
+        size = self.amp.amp_minibatch_size
+        amp_obs = self._preproc_amp_obs(input_dict["amp_obs"][:size])
+        amp_obs_replay = self._preproc_amp_obs(input_dict["amp_obs_replay"][:size])
+        amp_obs_demo = self._preproc_amp_obs(input_dict["amp_obs_demo"][:size])
+        # The gradient penalty is taken with respect to the normalised demonstrations.
+        amp_obs_demo.requires_grad_(True)
+        batch_dict = {
+            "is_train": True,
+            "prev_actions": input_dict["actions"],
+            "obs": self._preproc_obs(input_dict["obs"]),
+            "amp_obs": amp_obs,
+            "amp_obs_replay": amp_obs_replay,
+            "amp_obs_demo": amp_obs_demo,
+        }
+        res_dict = self.model(batch_dict)
+        ppo_loss, ppo_info = self._ppo_losses(input_dict, res_dict)
+        agent_logits = torch.cat([res_dict["disc_agent_logit"], res_dict["disc_agent_replay_logit"]], dim=0)
+        disc_info = self._disc_losses(agent_logits, res_dict["disc_demo_logit"], amp_obs_demo)
+        loss = ppo_loss + self.amp.disc_coef * disc_info["disc_loss"]
+        self._step_optimizer(loss)
+        disc_info = {key: value.detach() for key, value in disc_info.items()}
+        self.train_result = {**ppo_info, **disc_info, **self._kl_info(input_dict, res_dict)}
+
+    def _disc_losses(
+        self, agent_logits: torch.Tensor, demo_logits: torch.Tensor, demo_obs: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """The discriminator's total loss and its logged pieces."""
+        network = self.model.a2c_network
+        amp = self.amp
+        loss = amp_losses.disc_loss(agent_logits, demo_logits, amp.disc_reward_type)
+        logit_loss = amp_losses.disc_logit_regularization(network.get_disc_logit_weights())
+        loss = loss + amp.disc_logit_reg * logit_loss
+        grad_penalty = amp_losses.disc_gradient_penalty(demo_logits, demo_obs)
+        loss = loss + amp.disc_grad_penalty * grad_penalty
+        if amp.disc_weight_decay != 0:
+            loss = loss + amp.disc_weight_decay * amp_losses.disc_weight_decay(network.get_disc_weights())
+        agent_acc, demo_acc = amp_losses.disc_accuracies(agent_logits, demo_logits)
+        return {
+            "disc_loss": loss,
+            "disc_grad_penalty": grad_penalty,
+            "disc_logit_loss": logit_loss,
+            "disc_agent_acc": agent_acc,
+            "disc_demo_acc": demo_acc,
+            "disc_agent_logit": agent_logits.mean(),
+            "disc_demo_logit": demo_logits.mean(),
+        }
+
+    # --- logging and checkpoints ----------------------------------------------------------------------------------
+
+    def _log_train_info(self, train_info: dict[str, Any], frame: int) -> None:
+        super()._log_train_info(train_info, frame)
+        writer = self.writer
+        writer.add_scalar("losses/disc_loss", torch_ext.mean_list(train_info["disc_loss"]).item(), frame)
+        for key in _DISC_INFO:
+            writer.add_scalar(f"info/{key}", torch_ext.mean_list(train_info[key]).item(), frame)
+        if self._last_disc_rewards is not None:
+            writer.add_scalar("info/disc_reward_mean", self._last_disc_rewards.mean().item(), frame)
+            writer.add_scalar("info/disc_reward_std", self._last_disc_rewards.std().item(), frame)
+
+    def _progress_details(self, train_info: dict[str, Any]) -> str:
+        reward = self._last_disc_rewards.mean().item() if self._last_disc_rewards is not None else float("nan")
+        agent = torch_ext.mean_list(train_info["disc_agent_acc"]).item()
+        demo = torch_ext.mean_list(train_info["disc_demo_acc"]).item()
+        return f" | disc reward {reward:.3f} | disc acc agent {agent:.2f} demo {demo:.2f}"
+
+    def get_stats_weights(self, model_stats: bool = False) -> dict[str, Any]:
+        state = super().get_stats_weights(model_stats)
+        if self.amp.normalize_amp_input:
+            state["amp_input_mean_std"] = self._amp_input_mean_std.state_dict()
+        return state
+
+    def set_stats_weights(self, weights: dict[str, Any]) -> None:
+        super().set_stats_weights(weights)
+        if self.amp.normalize_amp_input and "amp_input_mean_std" in weights:
+            self._amp_input_mean_std.load_state_dict(weights["amp_input_mean_std"])
+
+    def get_full_state_weights(self) -> dict[str, Any]:
+        state = super().get_full_state_weights()
+        replay = self._amp_replay_buffer
+        megabytes = len(replay) * math.prod(self._amp_observation_space.shape) * 4 / 2**20
+        if megabytes <= self.amp.checkpoint_replay_max_mb:
+            state["amp_replay_buffer"] = replay.state_dict()
+        return state
+
+    def set_full_state_weights(self, weights: dict[str, Any], set_epoch: bool = True) -> None:
+        super().set_full_state_weights(weights, set_epoch)
+        if "amp_replay_buffer" in weights:
+            self._amp_replay_buffer.load_state_dict(weights["amp_replay_buffer"])

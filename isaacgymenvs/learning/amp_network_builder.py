@@ -1,0 +1,79 @@
+"""``AMPBuilder``: rl_games' actor-critic network plus the AMP discriminator.
+
+Architecture (spec section 9): separate actor and critic MLPs, a fixed (not learned) log-std initialised from the config
+(-2.9), and a discriminator MLP on the AMP observation with a single logit. Linear layers keep PyTorch's default weight
+initialisation with zero biases (rl_games' ``default`` initialiser); the logit layer's weights are uniform in
++-``DISC_LOGIT_INIT_SCALE``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from rl_games.algos_torch import network_builder
+from torch import nn
+
+DISC_LOGIT_INIT_SCALE = 1.0
+
+
+class AMPBuilder(network_builder.A2CBuilder):
+    """Builds :class:`AMPBuilder.Network` from the train config's ``network`` section (``disc.units``, ...)."""
+
+    def build(self, name: str, **kwargs: Any) -> AMPBuilder.Network:
+        return AMPBuilder.Network(self.params, **kwargs)
+
+    class Network(network_builder.A2CBuilder.Network):
+        """Actor, critic and discriminator. Extra build argument: ``amp_input_shape`` (e.g. ``(210,)``)."""
+
+        def __init__(self, params: dict[str, Any], **kwargs: Any) -> None:
+            amp_input_shape = kwargs.pop("amp_input_shape")
+            super().__init__(params, **kwargs)
+            if self.is_continuous and not self.space_config.get("learn_sigma", True):
+                # A fixed exploration noise: the log-std is a parameter (it is saved and can be overridden with
+                # sigma=) that receives no gradient.
+                self.sigma.requires_grad_(False)
+            self._build_disc(amp_input_shape)
+
+        def load(self, params: dict[str, Any]) -> None:
+            super().load(params)
+            self._disc_units = params["disc"]["units"]
+            self._disc_activation = params["disc"]["activation"]
+            self._disc_initializer = params["disc"]["initializer"]
+
+        def eval_critic(self, obs: torch.Tensor) -> torch.Tensor:
+            """The critic's value ``[B, 1]`` of (normalised) observations, in the value normaliser's units."""
+            out = self.critic_mlp(self.critic_cnn(obs).flatten(1))
+            return self.value_act(self.value(out))
+
+        def eval_disc(self, amp_obs: torch.Tensor) -> torch.Tensor:
+            """Discriminator logits ``[B, 1]`` of (normalised) AMP observations."""
+            return self._disc_logits(self._disc_mlp(amp_obs))
+
+        def get_disc_logit_weights(self) -> torch.Tensor:
+            """The logit layer's weights, flattened."""
+            return torch.flatten(self._disc_logits.weight)
+
+        def get_disc_weights(self) -> list[torch.Tensor]:
+            """Every discriminator weight matrix, flattened: the MLP's Linear layers in order, then the logit layer."""
+            weights = [
+                torch.flatten(module.weight) for module in self._disc_mlp.modules() if isinstance(module, nn.Linear)
+            ]
+            weights.append(torch.flatten(self._disc_logits.weight))
+            return weights
+
+        def _build_disc(self, input_shape: tuple[int, ...]) -> None:
+            self._disc_mlp = self._build_mlp(
+                input_size=input_shape[0],
+                units=self._disc_units,
+                activation=self._disc_activation,
+                dense_func=nn.Linear,
+            )
+            self._disc_logits = nn.Linear(self._disc_units[-1], 1)
+            mlp_init = self.init_factory.create(**self._disc_initializer)
+            for module in self._disc_mlp.modules():
+                if isinstance(module, nn.Linear):
+                    mlp_init(module.weight)
+                    nn.init.zeros_(module.bias)
+            nn.init.uniform_(self._disc_logits.weight, -DISC_LOGIT_INIT_SCALE, DISC_LOGIT_INIT_SCALE)
+            nn.init.zeros_(self._disc_logits.bias)

@@ -1,0 +1,499 @@
+"""``CommonAgent``: PPO on rl_games' ``A2CAgent`` with the original AMP plugin's own loop.
+
+What differs from rl_games' loop (spec section 8), all kept from the original:
+
+* the rollout resets finished environments through ``reset_done()`` at the start of each step and stores the value of
+  the state each action led to (``next_values``), zeroed for terminations but not for time-outs, so GAE bootstraps
+  time-outs and not falls;
+* the observation normaliser keeps updating in every mini-epoch; the bounds loss has a soft bound of 1.0 and the
+  critic loss no 1/2 factor;
+* checkpoints every ``save_frequency`` epochs and at the end (no "best" checkpoints: the reward is the episode length).
+
+Beyond the original: checkpoints are written atomically (a run killed while saving never leaves a truncated file),
+restoring checks that the checkpoint fits the task, the epoch and frame counters resume, a one-line progress report is
+printed at least every 10 s, and multi-process training follows :mod:`isaacgymenvs.learning.distributed`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import yaml
+from rl_games.algos_torch import a2c_continuous, torch_ext
+from rl_games.common import a2c_common
+
+from isaacgymenvs.learning import amp_losses
+from isaacgymenvs.learning.amp_datasets import AMPDataset
+from isaacgymenvs.learning.distributed import broadcast_module
+
+# Longest quiet spell (s) before a progress line is printed from inside an epoch.
+PROGRESS_INTERVAL = 10.0
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable or made for another task; the message says which."""
+
+
+def atomic_torch_save(state: dict[str, Any], path: str | Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then move it into place (never a truncated file)."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(state, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's contents, or :class:`CheckpointError` naming the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # any unreadable file gets the same one-line answer
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''})"
+        ) from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError(f"checkpoint {path} is not an AMP checkpoint (no 'model' entry)")
+    state["model"] = {key.removeprefix("_orig_mod."): value for key, value in state["model"].items()}
+    return state
+
+
+def check_checkpoint_fits(state: dict[str, Any], model: torch.nn.Module, path: str | Path) -> None:
+    """Raise :class:`CheckpointError` if the checkpoint's tensors do not fit ``model`` (other observation or action
+    sizes, other network sizes)."""
+    expected = model.state_dict()
+    saved = state["model"]
+    missing = sorted(set(expected) - set(saved))
+    if missing:
+        raise CheckpointError(
+            f"checkpoint {path} lacks {len(missing)} model tensors (e.g. {missing[0]}); "
+            "it was not written by this AMP learner"
+        )
+    for key, tensor in expected.items():
+        if tuple(saved[key].shape) != tuple(tensor.shape):
+            what = {"running_mean_std.running_mean": "observations", "a2c_network.mu.weight": "actions"}
+            hint = f" ({what[key]} of size {saved[key].shape[0]} vs {tensor.shape[0]})" if key in what else ""
+            raise CheckpointError(
+                f"checkpoint {path} was trained for other sizes: {key} is "
+                f"{tuple(saved[key].shape)}, this task and network need {tuple(tensor.shape)}{hint}"
+            )
+
+
+class CommonAgent(a2c_continuous.A2CAgent):
+    """PPO with the original plugin's rollout, GAE, losses, logging and checkpoints (see the module docstring)."""
+
+    def __init__(self, base_name: str, params: dict[str, Any]) -> None:
+        config = params["config"]
+        self._distributed = bool(config.get("multi_gpu", False))
+        if self._distributed:
+            self._init_base_for_distributed(base_name, params)
+        else:
+            a2c_common.A2CBase.__init__(self, base_name, params)
+        self._load_config_params(config)
+        self.is_discrete = False
+        action_space = self.env_info["action_space"]
+        self.actions_num = action_space.shape[0]
+        self.bounds_loss_coef = config.get("bounds_loss_coef", None)
+        self.clip_actions = config.get("clip_actions", True)
+        self.actions_low = torch.from_numpy(action_space.low.copy()).float().to(self.ppo_device)
+        self.actions_high = torch.from_numpy(action_space.high.copy()).float().to(self.ppo_device)
+        self.model = self.network.build(self._build_net_config())
+        self.model.to(self.ppo_device)
+        self.states = None
+        self.init_rnn_from_model(self.model)
+        self.last_lr = float(self.last_lr)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), self.last_lr, eps=1e-08, weight_decay=self.weight_decay
+        )
+        if self.normalize_value:
+            self.value_mean_std = self.model.value_mean_std
+        self.dataset = AMPDataset(
+            self.batch_size, self.minibatch_size, self.is_discrete, self.is_rnn, self.ppo_device, self.seq_length
+        )
+        self._last_progress = time.perf_counter()
+        self.algo_observer.after_init(self)
+        self._write_resolved_config(config.get("resolved_config"))
+
+    def _write_resolved_config(self, resolved: dict[str, Any] | None) -> None:
+        """Save the launcher's resolved config as ``config.yaml`` beside the checkpoints and summaries (rank 0)."""
+        if resolved is None or self.global_rank != 0:
+            return
+        with open(os.path.join(self.experiment_dir, "config.yaml"), "w") as handle:
+            yaml.safe_dump(resolved, handle, sort_keys=False)
+        print(f"run folder: {self.experiment_dir}", flush=True)
+
+    def _init_base_for_distributed(self, base_name: str, params: dict[str, Any]) -> None:
+        """rl_games' base with its CUDA/NCCL-only setup off, then its multi-process paths on (gloo works too).
+
+        Ranks other than 0 build the base's run folders in a temporary directory (only rank 0 writes outputs).
+        """
+        config = params["config"]
+        rank = dist.get_rank()
+        config["multi_gpu"] = False
+        scratch = None
+        if rank != 0:
+            scratch = tempfile.mkdtemp(prefix="amp_rank_")
+            config["train_dir"], original_train_dir = scratch, config.get("train_dir", "runs")
+        try:
+            a2c_common.A2CBase.__init__(self, base_name, params)
+        finally:
+            config["multi_gpu"] = True
+            if scratch is not None:
+                config["train_dir"] = original_train_dir
+        self.multi_gpu = True
+        self.global_rank = rank
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.world_size = dist.get_world_size()
+        if rank != 0:
+            if self.writer is not None:
+                self.writer.close()
+            self.writer = None
+            self.print_stats = False
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _load_config_params(self, config: dict[str, Any]) -> None:
+        self.last_lr = config["learning_rate"]
+
+    def _build_net_config(self) -> dict[str, Any]:
+        return {
+            "actions_num": self.actions_num,
+            "input_shape": self.obs_shape,
+            "num_seqs": self.num_actors * self.num_agents,
+            "value_size": self.env_info.get("value_size", 1),
+            "normalize_value": self.normalize_value,
+            "normalize_input": self.normalize_input,
+        }
+
+    def init_tensors(self) -> None:
+        super().init_tensors()
+        buffer = self.experience_buffer
+        buffer.tensor_dict["next_obses"] = torch.zeros_like(buffer.tensor_dict["obses"])
+        buffer.tensor_dict["next_values"] = torch.zeros_like(buffer.tensor_dict["values"])
+        self.tensor_list += ["next_obses"]
+
+    # --- the loop -------------------------------------------------------------------------------------------------
+
+    def train(self) -> tuple[float, int]:
+        self.init_tensors()
+        self.last_mean_rewards = -100500
+        total_time = 0.0
+        self.obs = self.env_reset()
+        self.curr_frames = self.batch_size_envs
+        if self.multi_gpu:
+            self._broadcast_initial_weights()
+        self._init_train()
+        model_output_file = os.path.join(self.nn_dir, self.config["name"])
+        while True:
+            epoch_num = self.update_epoch()
+            train_info = self.train_epoch()
+            total_time += train_info["total_time"]
+            frame = self.frame
+            frames = self.curr_frames * (self.world_size if self.multi_gpu else 1)
+            self.frame += frames
+            if self.global_rank == 0:
+                self._log_train_info(train_info, frame)
+                self._log_episodes(frame, epoch_num, total_time)
+                self._print_progress(epoch_num, frames, train_info)
+                self.algo_observer.after_print_stats(frame, epoch_num, total_time)
+                if self.save_freq > 0 and epoch_num % self.save_freq == 0:
+                    self.save(f"{model_output_file}_{epoch_num}")
+            # Every rank counts the same epochs and frames, so every rank stops at the same one.
+            if (self.max_epochs != -1 and epoch_num >= self.max_epochs) or (
+                self.max_frames != -1 and self.frame >= self.max_frames
+            ):
+                if self.global_rank == 0:
+                    self.save(model_output_file)
+                    print(
+                        f"finished: {epoch_num} epochs, {self.frame} frames, {total_time:.0f} s; "
+                        f"checkpoint {model_output_file}.pth"
+                    )
+                return self.last_mean_rewards, epoch_num
+
+    def _init_train(self) -> None:
+        """Hook run once before the first epoch."""
+
+    def _broadcast_initial_weights(self) -> None:
+        broadcast_module(self.model)
+
+    def train_epoch(self) -> dict[str, Any]:
+        self.set_eval()
+        play_start = time.perf_counter()
+        with torch.no_grad():
+            batch_dict = self.play_steps()
+        play_time = time.perf_counter() - play_start
+        update_start = time.perf_counter()
+        self._before_update(batch_dict)
+        self.set_train()
+        self.curr_frames = batch_dict.pop("played_frames")
+        self.prepare_dataset(batch_dict)
+        self.algo_observer.after_steps()
+        train_info: dict[str, list[torch.Tensor]] = defaultdict(list)
+        for _ in range(self.mini_epochs_num):
+            epoch_kls = []
+            for index in range(len(self.dataset)):
+                result = self.train_actor_critic(self.dataset[index])
+                for key, value in result.items():
+                    if key not in ("mu", "sigma"):
+                        train_info[key].append(value)
+                self.dataset.update_mu_sigma(result["mu"], result["sigma"])
+                epoch_kls.append(result["kl"])
+                self._maybe_print_progress("updating")
+            kl = torch_ext.mean_list(epoch_kls)
+            if self.multi_gpu:
+                dist.all_reduce(kl)
+                kl /= self.world_size
+            self.last_lr, self.entropy_coef = self.scheduler.update(
+                self.last_lr, self.entropy_coef, self.epoch_num, 0, kl.item()
+            )
+            self.update_lr(self.last_lr)
+        self._after_update(batch_dict)
+        update_time = time.perf_counter() - update_start
+        return {
+            **train_info,
+            "play_time": play_time,
+            "update_time": update_time,
+            "total_time": play_time + update_time,
+            "step_time": batch_dict["step_time"],
+        }
+
+    def _before_update(self, batch_dict: dict[str, Any]) -> None:
+        """Hook between the rollout and the update."""
+
+    def _after_update(self, batch_dict: dict[str, Any]) -> None:
+        """Hook after the update."""
+
+    def play_steps(self) -> dict[str, Any]:
+        """One rollout of ``horizon_length`` steps (spec section 8.2)."""
+        step_time = 0.0
+        buffer = self.experience_buffer
+        for n in range(self.horizon_length):
+            self.obs, _ = self._env_reset_done()
+            buffer.update_data("obses", n, self.obs["obs"])
+            res_dict = self.get_action_values(self.obs)
+            for key in self.update_list:
+                buffer.update_data(key, n, res_dict[key])
+            step_start = time.perf_counter()
+            self.obs, rewards, self.dones, infos = self.env_step(res_dict["actions"])
+            step_time += time.perf_counter() - step_start
+            buffer.update_data("rewards", n, self.rewards_shaper(rewards))
+            buffer.update_data("next_obses", n, self.obs["obs"])
+            buffer.update_data("dones", n, self.dones)
+            self._record_step(n, infos)
+            terminated = infos["terminate"].float().to(self.ppo_device).unsqueeze(-1)
+            buffer.update_data("next_values", n, self._eval_critic(self.obs) * (1.0 - terminated))
+            self._update_episode_stats(rewards, infos)
+            self._maybe_print_progress("collecting experience")
+        batch_dict = self._finish_rollout()
+        batch_dict["step_time"] = step_time
+        return batch_dict
+
+    def _record_step(self, step: int, infos: dict[str, Any]) -> None:
+        """Hook: store extra per-step data from the environment's infos."""
+
+    def _rollout_rewards(self, rewards: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Hook: the rewards ``[T, N, 1]`` to optimise (the AMP agent adds the discriminator's) and extra batch keys."""
+        return {"rewards": rewards}
+
+    def _finish_rollout(self) -> dict[str, Any]:
+        buffer = self.experience_buffer.tensor_dict
+        rewards = self._rollout_rewards(buffer["rewards"])
+        advantages = amp_losses.compute_gae(
+            rewards.pop("rewards"), buffer["values"], buffer["next_values"], buffer["dones"], self.gamma, self.tau
+        )
+        returns = advantages + buffer["values"]
+        batch_dict = self.experience_buffer.get_transformed_list(a2c_common.swap_and_flatten01, self.tensor_list)
+        batch_dict["returns"] = a2c_common.swap_and_flatten01(returns)
+        batch_dict["played_frames"] = self.batch_size
+        for key, value in rewards.items():
+            batch_dict[key] = a2c_common.swap_and_flatten01(value)
+        return batch_dict
+
+    def _update_episode_stats(self, rewards: torch.Tensor, infos: dict[str, Any]) -> None:
+        self.current_rewards += rewards
+        self.current_lengths += 1
+        done_indices = self.dones.nonzero(as_tuple=False)[:: self.num_agents]
+        self.game_rewards.update(self.current_rewards[done_indices])
+        self.game_lengths.update(self.current_lengths[done_indices])
+        self.algo_observer.process_infos(infos, done_indices)
+        not_dones = 1.0 - self.dones.float()
+        self.current_rewards = self.current_rewards * not_dones.unsqueeze(1)
+        self.current_lengths = self.current_lengths * not_dones
+
+    def _env_reset_done(self) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        obs, done_env_ids = self.vec_env.reset_done()
+        return self.obs_to_tensors(obs), done_env_ids
+
+    def _eval_critic(self, obs_dict: dict[str, torch.Tensor]) -> torch.Tensor:
+        """De-normalised values ``[N, 1]`` of observations (the rollout's bootstrap values)."""
+        self.model.eval()
+        obs = self.model.norm_obs(self._preproc_obs(obs_dict["obs"]))
+        value = self.model.a2c_network.eval_critic(obs)
+        return self.value_mean_std(value, True) if self.normalize_value else value
+
+    # --- the update -----------------------------------------------------------------------------------------------
+
+    def train_actor_critic(self, input_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        self.set_train()
+        self.calc_gradients(input_dict)
+        for param_group in self.optimizer.param_groups:
+            param_group["lr"] = self.last_lr
+        return self.train_result
+
+    def _ppo_losses(
+        self, input_dict: dict[str, torch.Tensor], res_dict: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """PPO's part of the loss (scalar) and its logged pieces."""
+        actor_loss, clip_frac = amp_losses.ppo_actor_loss(
+            input_dict["old_logp_actions"], res_dict["prev_neglogp"], input_dict["advantages"], self.e_clip
+        )
+        actor_loss = actor_loss.mean()
+        critic_loss = amp_losses.critic_loss(res_dict["values"], input_dict["returns"]).mean()
+        bounds = (
+            amp_losses.bound_loss(res_dict["mus"]).mean()
+            if self.bounds_loss_coef is not None
+            else torch.zeros((), device=self.ppo_device)
+        )
+        entropy = res_dict["entropy"].mean()
+        loss = actor_loss + self.critic_coef * critic_loss - self.entropy_coef * entropy
+        if self.bounds_loss_coef is not None:
+            loss = loss + self.bounds_loss_coef * bounds
+        return loss, {
+            "actor_loss": actor_loss,
+            "critic_loss": critic_loss,
+            "bounds_loss": bounds,
+            "entropy": entropy,
+            "actor_clip_frac": clip_frac,
+        }
+
+    def _step_optimizer(self, loss: torch.Tensor) -> None:
+        for param in self.model.parameters():
+            param.grad = None
+        loss.backward()
+        # rl_games' step: all-reduces gradients across ranks, clips them if asked, steps the optimiser.
+        self.trancate_gradients_and_step()
+
+    def calc_gradients(self, input_dict: dict[str, torch.Tensor]) -> None:
+        batch_dict = {
+            "is_train": True,
+            "prev_actions": input_dict["actions"],
+            "obs": self._preproc_obs(input_dict["obs"]),
+        }
+        res_dict = self.model(batch_dict)
+        loss, info = self._ppo_losses(input_dict, res_dict)
+        self._step_optimizer(loss)
+        self.train_result = {**info, **self._kl_info(input_dict, res_dict)}
+
+    def _kl_info(
+        self, input_dict: dict[str, torch.Tensor], res_dict: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            kl = torch_ext.policy_kl(
+                res_dict["mus"].detach(), res_dict["sigmas"].detach(), input_dict["mu"], input_dict["sigma"], True
+            )
+        return {
+            "kl": kl,
+            "last_lr": torch.tensor(self.last_lr),
+            "lr_mul": torch.tensor(1.0),
+            "mu": res_dict["mus"].detach(),
+            "sigma": res_dict["sigmas"].detach(),
+        }
+
+    # --- logging --------------------------------------------------------------------------------------------------
+
+    def _log_train_info(self, train_info: dict[str, Any], frame: int) -> None:
+        writer = self.writer
+        frames = self.curr_frames
+        writer.add_scalar("performance/total_fps", frames / train_info["total_time"], frame)
+        writer.add_scalar("performance/step_fps", frames / max(train_info["step_time"], 1e-9), frame)
+        writer.add_scalar("performance/update_time", train_info["update_time"], frame)
+        writer.add_scalar("performance/play_time", train_info["play_time"], frame)
+        writer.add_scalar("losses/a_loss", torch_ext.mean_list(train_info["actor_loss"]).item(), frame)
+        writer.add_scalar("losses/c_loss", torch_ext.mean_list(train_info["critic_loss"]).item(), frame)
+        writer.add_scalar("losses/bounds_loss", torch_ext.mean_list(train_info["bounds_loss"]).item(), frame)
+        writer.add_scalar("losses/entropy", torch_ext.mean_list(train_info["entropy"]).item(), frame)
+        writer.add_scalar("info/last_lr", self.last_lr, frame)
+        writer.add_scalar("info/lr_mul", 1.0, frame)
+        writer.add_scalar("info/e_clip", self.e_clip, frame)
+        writer.add_scalar("info/clip_frac", torch_ext.mean_list(train_info["actor_clip_frac"]).item(), frame)
+        writer.add_scalar("info/kl", torch_ext.mean_list(train_info["kl"]).item(), frame)
+        writer.add_scalar("info/epochs", self.epoch_num, frame)
+
+    def _log_episodes(self, frame: int, epoch_num: int, total_time: float) -> None:
+        if self.game_rewards.current_size == 0:
+            return
+        mean_rewards = self.game_rewards.get_mean()
+        mean_lengths = self.game_lengths.get_mean()
+        self.mean_rewards = mean_rewards[0]
+        self.writer.add_scalar("rewards/frame", mean_rewards[0], frame)
+        self.writer.add_scalar("rewards/iter", mean_rewards[0], epoch_num)
+        self.writer.add_scalar("rewards/time", mean_rewards[0], total_time)
+        self.writer.add_scalar("episode_lengths/frame", mean_lengths, frame)
+        self.writer.add_scalar("episode_lengths/iter", mean_lengths, epoch_num)
+
+    def _progress_details(self, train_info: dict[str, Any]) -> str:
+        """Hook: extra fields for the progress line."""
+        return ""
+
+    def _print_progress(self, epoch_num: int, frames: int, train_info: dict[str, Any]) -> None:
+        if not self.print_stats:
+            return
+        episodes = (
+            f" | episode length {self.game_lengths.get_mean().item():.1f}" if self.game_lengths.current_size > 0 else ""
+        )
+        limit = f"/{self.max_epochs}" if self.max_epochs != -1 else ""
+        print(
+            f"epoch {epoch_num}{limit} | frames {self.frame} | {frames / train_info['total_time']:.0f} samples/s "
+            f"(env {frames / max(train_info['step_time'], 1e-9):.0f}/s){episodes}"
+            f"{self._progress_details(train_info)}",
+            flush=True,
+        )
+        self._last_progress = time.perf_counter()
+
+    def _maybe_print_progress(self, phase: str) -> None:
+        if self.print_stats and time.perf_counter() - self._last_progress > PROGRESS_INTERVAL:
+            print(f"epoch {self.epoch_num}: {phase} ...", flush=True)
+            self._last_progress = time.perf_counter()
+
+    # --- checkpoints ----------------------------------------------------------------------------------------------
+
+    def get_full_state_weights(self) -> dict[str, Any]:
+        state = super().get_full_state_weights()
+        state["env_state"] = None
+        return state
+
+    def save(self, filename: str) -> None:
+        """Write ``filename.pth`` atomically."""
+        atomic_torch_save(self.get_full_state_weights(), filename + ".pth")
+        print(f"saved checkpoint {filename}.pth", flush=True)
+
+    def restore(self, filename: str, set_epoch: bool = True) -> None:
+        state = load_checkpoint(filename)
+        check_checkpoint_fits(state, self.model, filename)
+        self.set_full_state_weights(state, set_epoch=set_epoch)
+        print(f"restored {filename}: epoch {self.epoch_num}, frame {self.frame}", flush=True)
+
+    def set_full_state_weights(self, weights: dict[str, Any], set_epoch: bool = True) -> None:
+        self.set_weights(weights)
+        if set_epoch:
+            self.epoch_num = weights["epoch"]
+            self.frame = weights["frame"]
+        self.optimizer.load_state_dict(weights["optimizer"])
+        self.last_mean_rewards = weights.get("last_mean_rewards", -100500)

@@ -1,0 +1,95 @@
+"""Multi-process training with torch.distributed (``torchrun ... launch.py multi_gpu=True``).
+
+rl_games 1.6.5's own ``multi_gpu`` path hard-codes NCCL and CUDA devices. Here the process group is created first, with
+NCCL where CUDA is present and gloo on CPUs, and the agent switches rl_games' multi-process code paths on after its
+base class is built (``../shared/spec/rl_games_1.6.5_notes.md``): rl_games then all-reduces gradients, KL and learning
+rates and broadcasts the exit flag; our agent adds the initial weight broadcast and the per-epoch statistics.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+class LaunchError(RuntimeError):
+    """A multi-process run launched the wrong way; the message says how to launch it."""
+
+
+@dataclass(frozen=True)
+class DistributedInfo:
+    """This process's place in the group."""
+
+    rank: int
+    local_rank: int
+    world_size: int
+    backend: str
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> DistributedInfo:
+    """Join (or create) the process group torchrun prepared, choosing NCCL with CUDA and gloo otherwise.
+
+    Raises:
+        LaunchError: not started by torchrun (no ``WORLD_SIZE``/``RANK`` in the environment).
+    """
+    if "WORLD_SIZE" not in os.environ or "RANK" not in os.environ:
+        raise LaunchError(
+            "multi_gpu=True needs one process per device, started by torchrun: "
+            "torchrun --standalone --nproc_per_node=2 launch.py task=HumanoidAMP multi_gpu=True"
+        )
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend)
+    info = DistributedInfo(
+        rank=dist.get_rank(),
+        local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+        world_size=dist.get_world_size(),
+        backend=dist.get_backend(),
+    )
+    if info.backend == "nccl":
+        torch.cuda.set_device(info.local_rank)
+    return info
+
+
+def current() -> DistributedInfo | None:
+    """The process group this process belongs to, or None when running alone."""
+    if not dist.is_available() or not dist.is_initialized():
+        return None
+    return DistributedInfo(
+        rank=dist.get_rank(),
+        local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+        world_size=dist.get_world_size(),
+        backend=dist.get_backend(),
+    )
+
+
+def broadcast_module(module: torch.nn.Module, source: int = 0) -> None:
+    """Copy ``module``'s parameters and buffers from rank ``source`` to every rank."""
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        dist.broadcast(tensor.data, source)
+
+
+def average_running_stats(module: torch.nn.Module) -> None:
+    """Average the running means and variances of every ``RunningMeanStd`` in ``module`` across ranks (each rank saw
+    as many samples, so the plain average of the moments is the pooled one, up to the between-rank spread of the
+    means, which is added to the variance)."""
+    world_size = dist.get_world_size()
+    for name, buffer in module.named_buffers():
+        if name.endswith("running_mean"):
+            prefix = name[: -len("running_mean")]
+            variance = dict(module.named_buffers())[prefix + "running_var"]
+            mean_sq = buffer.data * buffer.data
+            dist.all_reduce(buffer.data)
+            buffer.data /= world_size
+            dist.all_reduce(mean_sq)
+            mean_sq /= world_size
+            dist.all_reduce(variance.data)
+            variance.data /= world_size
+            variance.data += (mean_sq - buffer.data * buffer.data).clamp_min(0.0)

@@ -1,0 +1,157 @@
+"""The real launcher end to end: train a few epochs, play the checkpoint, resume from it; TensorBoard contents; and
+one clear line with a non-zero exit for every mistake on the command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from isaacgymenvs.learning.common_agent import atomic_torch_save
+
+pytestmark = pytest.mark.sim
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# A small, fast run: 16 environments, 8-step rollouts, small buffers and networks.
+SMALL = [
+    "task=HumanoidAMP",
+    "num_envs=16",
+    "train.params.config.horizon_length=8",
+    "train.params.config.minibatch_size=64",
+    "train.params.config.amp_minibatch_size=64",
+    "train.params.config.mini_epochs=2",
+    "train.params.config.amp_obs_demo_buffer_size=1024",
+    "train.params.config.amp_replay_buffer_size=2048",
+    "train.params.config.amp_batch_size=128",
+    "train.params.network.mlp.units=[64,32]",
+    "train.params.network.disc.units=[64,32]",
+    "task.env.motion_file=humanoid3d_walk",
+]
+
+
+def _launch(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "launch.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 4-epoch run with a checkpoint every 2 epochs; returns its working directory."""
+    folder = tmp_path_factory.mktemp("launch")
+    result = _launch([*SMALL, "max_iterations=4", "experiment=smoke", "train.params.config.save_frequency=2"], folder)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return folder
+
+
+def test_training_writes_checkpoints_summaries_and_config(trained: Path) -> None:
+    run = trained / "runs" / "smoke"
+    assert sorted(p.name for p in (run / "nn").iterdir()) == ["smoke.pth", "smoke_2.pth", "smoke_4.pth"]
+    assert (run / "config.yaml").read_text().startswith("task:")
+    events = EventAccumulator(str(run / "summaries"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    for tag in (
+        "losses/disc_loss",
+        "info/disc_agent_acc",
+        "info/disc_demo_acc",
+        "info/disc_reward_mean",
+        "info/disc_reward_std",
+        "info/disc_grad_penalty",
+        "info/disc_logit_loss",
+        "losses/a_loss",
+        "losses/c_loss",
+        "losses/bounds_loss",
+        "info/kl",
+        "performance/total_fps",
+        "episode_lengths/frame",
+        "rewards/frame",
+    ):
+        assert tag in tags, tag
+    assert len(events.Scalars("losses/disc_loss")) == 4
+    state = torch.load(run / "nn" / "smoke.pth", weights_only=True)
+    assert state["epoch"] == 4 and "amp_input_mean_std" in state
+
+
+def test_play_the_checkpoint(trained: Path) -> None:
+    checkpoint = trained / "runs" / "smoke" / "nn" / "smoke.pth"
+    result = _launch(
+        [*SMALL, "test=True", f"checkpoint={checkpoint}", "num_envs=4", "++train.params.config.player.games_num=8"],
+        trained,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "av reward" in result.stdout and "av steps" in result.stdout
+
+
+def test_resume_continues_the_epoch_count(trained: Path) -> None:
+    checkpoint = trained / "runs" / "smoke" / "nn" / "smoke_2.pth"
+    result = _launch([*SMALL, f"checkpoint={checkpoint}", "max_iterations=3", "experiment=resumed"], trained)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "restored" in result.stdout and "epoch 3/3" in result.stdout and "epoch 1/" not in result.stdout
+    state = torch.load(trained / "runs" / "resumed" / "nn" / "resumed.pth", weights_only=True)
+    assert state["epoch"] == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment", "status"),
+    [
+        (["task=Humanoid"], "unknown task config 'Humanoid'; available: HumanoidAMP, HumanoidAMPHands", 2),
+        (["task=HumanoidAMP", "train=SAC"], "unknown train config 'SAC'", 2),
+        (["task=HumanoidAMP", "no_such_key=1"], "no_such_key", 2),
+        (["task=HumanoidAMP", "num_envs=0"], "numEnvs (num_envs=) must be a positive integer, got 0", 1),
+        (["task=HumanoidAMP", "num_envs=-3"], "must be a positive integer, got -3", 1),
+        (["task=HumanoidAMP", "num_envs=many"], "must be an integer, got 'many'", 1),
+        (["task=HumanoidAMP", "max_iterations=soon"], "max_epochs (max_iterations=) must be a positive integer", 1),
+        (["task=HumanoidAMP", "task.env.episodeLength=long"], "task.env.episodeLength must be an integer", 1),
+        (["task=HumanoidAMP", "task.env.motion_file=missing_clip.npy"], "missing_clip.npy: motion file not found", 1),
+        (["task=HumanoidAMP", "checkpoint=nowhere/model.pth"], "does not exist", 1),
+        (["task=HumanoidAMP", "train.params.config.reward_combine=max"], "reward_combine must be one of", 1),
+        (["task=HumanoidAMP", "seed=abc"], "seed must be an integer", 1),
+    ],
+)
+def test_bad_input_gets_one_line(tmp_path: Path, args: list[str], fragment: str, status: int) -> None:
+    result = _launch(args, tmp_path)
+    assert result.returncode == status, result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:") and fragment in lines[0], lines[0]
+    assert not (tmp_path / "runs").exists()  # nothing half-written
+
+
+def test_checkpoint_for_other_sizes(trained: Path, tmp_path: Path) -> None:
+    checkpoint = trained / "runs" / "smoke" / "nn" / "smoke.pth"
+    result = _launch(
+        [*SMALL, "train.params.network.mlp.units=[32,16]", f"checkpoint={checkpoint}", "test=True"], tmp_path
+    )
+    assert result.returncode == 1
+    assert "trained for other sizes" in result.stderr.strip().splitlines()[-1]
+
+
+def test_multi_gpu_without_torchrun_says_how(tmp_path: Path) -> None:
+    result = _launch(["task=HumanoidAMP", "multi_gpu=True"], tmp_path)
+    assert result.returncode == 1
+    assert "torchrun" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
+    target = tmp_path / "model.pth"
+    atomic_torch_save({"model": {"w": torch.ones(3)}}, target)
+
+    class Explodes:
+        def __reduce__(self) -> tuple:
+            raise KeyboardInterrupt  # the run is killed in the middle of writing
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_torch_save({"model": {"w": torch.zeros(3)}, "extra": Explodes()}, target)
+    assert torch.load(target, weights_only=True)["model"]["w"].sum() == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pth"]
