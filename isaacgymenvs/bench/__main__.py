@@ -9,6 +9,7 @@ BENCHMARKS = {
     "motion": "isaacgymenvs.bench.motion",
     "fidelity": "isaacgymenvs.bench.fidelity",
     "env": "isaacgymenvs.bench.env",
+    "train": "isaacgymenvs.bench.train",
 }
 
 
