@@ -114,7 +114,7 @@ def run(cfg: Any) -> int:
         load_checkpoint(checkpoint)  # exists and is readable
     if config["test"] and not checkpoint:
         print("warning: test=True without checkpoint=: playing an untrained policy", file=sys.stderr)
-    config["seed"] = set_seed(config["seed"], config["torch_deterministic"], rank)
+    config["seed"] = set_seed(config["seed"], config["torch_deterministic"], rank) - rank  # rl_games adds the rank
 
     env_creator = get_rlgames_env_creator(
         task_config=task_config,
