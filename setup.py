@@ -31,6 +31,10 @@ setup(
         "tensorboard>=2.14",
         # Ships DeepMimic's humanoid clips, the built-in default motions.
         "pybullet>=3.2.6",
+        # Videos (an ffmpeg binary comes in the imageio-ffmpeg wheel) and training plots.
+        "imageio>=2.30",
+        "imageio-ffmpeg>=0.5",
+        "matplotlib>=3.8",
     ],
     extras_require={
         "test": ["pytest>=8", "ruff>=0.6"],

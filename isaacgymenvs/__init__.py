@@ -7,6 +7,9 @@ the first value when a CUDA device is present, else the second).
 
 from __future__ import annotations
 
+import ctypes.util
+import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,19 @@ def _register_resolvers() -> None:
 
 
 _register_resolvers()
+
+
+def _guard_mujoco_gl() -> None:
+    """MuJoCo fails to import at all when ``MUJOCO_GL`` names a platform whose library is missing; turn rendering off
+    instead (with a warning), so that simulation and training still work."""
+    platform = os.environ.get("MUJOCO_GL", "").lower().strip()
+    library = {"osmesa": "OSMesa", "egl": "EGL"}.get(platform)
+    if library is not None and ctypes.util.find_library(library) is None:
+        warnings.warn(f"MUJOCO_GL={platform} but lib{library} is not installed: rendering is disabled", stacklevel=2)
+        os.environ["MUJOCO_GL"] = "disable"
+
+
+_guard_mujoco_gl()
 
 
 class TaskNotFoundError(ValueError):

@@ -116,6 +116,9 @@ def run(cfg: Any) -> int:
         print("warning: test=True without checkpoint=: playing an untrained policy", file=sys.stderr)
     config["seed"] = set_seed(config["seed"], config["torch_deterministic"], rank) - rank  # rl_games adds the rank
 
+    experiment = _experiment_name(config, rank_info) if not config["test"] else None
+    recorders: list[Any] = []
+    hook = _recording_hook(config, task_config, experiment, checkpoint, recorders) if rank == 0 else None
     env_creator = get_rlgames_env_creator(
         task_config=task_config,
         task_name=task_config["name"],
@@ -123,6 +126,7 @@ def run(cfg: Any) -> int:
         rl_device=rl_device,
         graphics_device_id=config["graphics_device_id"],
         headless=config["headless"],
+        post_create_hook=hook,
     )
     register_rlgpu_env(env_creator)
     agent_config = train_params["config"]
@@ -135,22 +139,75 @@ def run(cfg: Any) -> int:
         train_dir=RUNS_DIR,
     )
     train_params["seed"] = config["seed"]
-    if not config["test"]:
-        agent_config["full_experiment_name"] = _experiment_name(config, rank_info)
+    if experiment is not None:
+        agent_config["full_experiment_name"] = experiment
         # Written by the agent into its run folder once the task and the agent exist (nothing is written before).
         agent_config["resolved_config"] = copy.deepcopy(config)
     runner = Runner(algo_observer=RLGPUAlgoObserver())
     register_amp(runner)
     runner.load({"params": train_params})
-    runner.run(
-        {
-            "train": not config["test"],
-            "play": bool(config["test"]),
-            "checkpoint": checkpoint,
-            "sigma": config["sigma"] if config["sigma"] != "" else None,
-        }
-    )
+    try:
+        runner.run(
+            {
+                "train": not config["test"],
+                "play": bool(config["test"]),
+                "checkpoint": checkpoint,
+                "sigma": config["sigma"] if config["sigma"] != "" else None,
+            }
+        )
+    finally:
+        for recorder in recorders:
+            recorder.close()
     return 0
+
+
+def _recording_hook(
+    config: dict[str, Any], task_config: dict[str, Any], experiment: str | None, checkpoint: str, recorders: list[Any]
+) -> Any:
+    """The env creator's hook that wraps the task in a :class:`~isaacgymenvs.video.recorder.RecordingTask` when
+    videos or motion files are asked for (None otherwise)."""
+    if not config["capture_video"] and not config["export_motion"]:
+        return None
+    from isaacgymenvs.video.recorder import RecordingSettings, RecordingTask
+
+    settings = RecordingSettings(
+        output_dir=_output_dir(experiment, checkpoint, config),
+        prefix="test" if config["test"] else "train",
+        capture_video=bool(config["capture_video"]),
+        capture_video_freq=_positive(config["capture_video_freq"], "capture_video_freq"),
+        capture_video_len=_positive(config["capture_video_len"], "capture_video_len"),
+        camera_follow=bool(task_config["env"].get("cameraFollow", True)),
+        export_motion=bool(config["export_motion"]),
+        per_episode=bool(config["test"]),
+        export_motion_freq=_positive(config["export_motion_freq"], "export_motion_freq"),
+        export_motion_len=_positive(config["export_motion_len"], "export_motion_len"),
+        export_motion_max=_positive(config["export_motion_max"], "export_motion_max"),
+    )
+
+    def wrap(task: Any) -> Any:
+        recorder = RecordingTask(task, settings)
+        recorders.append(recorder)
+        return recorder
+
+    return wrap
+
+
+def _positive(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{key} must be a positive integer, got {value!r}")
+    return value
+
+
+def _output_dir(experiment: str | None, checkpoint: str, config: dict[str, Any]) -> Path:
+    """Where videos and motion files go: the training run's folder; when testing, the checkpoint's run folder (or
+    ``runs/<experiment>`` / ``runs/test_<date_time>``)."""
+    if experiment is not None:
+        return Path(RUNS_DIR) / experiment
+    if config["experiment"]:
+        return Path(RUNS_DIR) / config["experiment"]
+    if checkpoint and Path(checkpoint).parent.name == "nn":
+        return Path(checkpoint).parent.parent
+    return Path(RUNS_DIR) / f"test_{datetime.now().strftime('%Y-%m-%d_%H-%M-%S')}"
 
 
 def main(argv: list[str] | None = None) -> int:

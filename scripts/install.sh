@@ -4,6 +4,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
+RENDER_PACKAGES="libegl1 libgl1-mesa-dri libosmesa6"
+
+# Offscreen rendering (videos, the motion viewer) needs Mesa's EGL or OSMesa on machines without a display.
+if command -v dpkg >/dev/null 2>&1; then
+  missing=$(for package in $RENDER_PACKAGES; do dpkg -s "$package" >/dev/null 2>&1 || echo "$package"; done | xargs)
+  if [[ -n $missing ]]; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+      echo "[install] installing $missing (offscreen rendering)"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing) \
+        >/dev/null || echo "[install] warning: could not install $missing; videos will be disabled"
+    else
+      echo "[install] note: for videos without a display install $missing (sudo apt-get install $missing)"
+    fi
+  fi
+fi
 TORCH_REQUIREMENT=${TORCH_REQUIREMENT:-torch==2.13.0}
 
 if [[ ! -x .venv/bin/python ]]; then

@@ -3,6 +3,7 @@
     python -m isaacgymenvs.motion info FILE [--json]      skeleton, frames, fps, duration, speed, feet, smoothness
     python -m isaacgymenvs.motion compare FILE FILE...    the same figures side by side (markdown table)
     python -m isaacgymenvs.motion convert IN OUT          between .npy, .npz, .bvh (and from .txt / built-in names)
+    python -m isaacgymenvs.motion view FILE [FILE2] [--out clip.mp4|sheet.png]   kinematic playback, side by side
     python -m isaacgymenvs.motion list                    the built-in clips
 
 Bad input prints one line naming the file and the problem and exits with status 1.
@@ -102,6 +103,17 @@ def _convert(source: str, target: str) -> None:
     print(f"wrote {target}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.duration:.3f} s)")
 
 
+def _view(files: list[str], output: str | None, width: int, height: int) -> None:
+    from isaacgymenvs.video.viewer import render_motions
+
+    if len(files) > 2:
+        raise MotionFileError(files[2], "view shows one motion, or two side by side")
+    motions = [load_motion(file) for file in files]
+    output = output or f"{Path(files[0]).stem}.mp4"
+    path = render_motions(motions, output, width=width, height=height)
+    print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m isaacgymenvs.motion", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -113,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     convert = commands.add_parser("convert", help="convert between formats (chosen by extension)")
     convert.add_argument("input")
     convert.add_argument("output")
+    view = commands.add_parser("view", help="render one motion, or two side by side, to .mp4 or a .png contact sheet")
+    view.add_argument("files", nargs="+", help="motion files or built-in clip names (one or two)")
+    view.add_argument("--out", help="output .mp4 (playback) or .png (poses over time); default <first>.mp4")
+    view.add_argument("--width", type=int, default=640)
+    view.add_argument("--height", type=int, default=480)
     commands.add_parser("list", help="list the built-in clips")
     args = parser.parse_args(argv)
     try:
@@ -122,12 +139,21 @@ def main(argv: list[str] | None = None) -> int:
             _compare(args.files)
         elif args.command == "convert":
             _convert(args.input, args.output)
+        elif args.command == "view":
+            _view(args.files, args.out, args.width, args.height)
         else:
             names = builtin_clip_names()
             print("\n".join(names) if names else "no built-in clips: install pybullet")
     except MotionFileError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except Exception as error:
+        from isaacgymenvs.video.rendering import RenderingUnavailableError
+
+        if isinstance(error, RenderingUnavailableError):
+            print(f"error: cannot render: {error}", file=sys.stderr)
+            return 1
+        raise
     return 0
 
 

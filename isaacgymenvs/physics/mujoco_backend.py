@@ -64,6 +64,7 @@ class MuJoCoBackend(PhysicsBackend):
         if config.num_envs <= 0:
             raise ValueError(f"num_envs must be a positive integer, got {config.num_envs}")
         self.num_envs = config.num_envs
+        self.model_file = str(config.model_file)
         self.device = torch.device(config.device)
         self.layout = layout
         self.body_names = layout.skeleton.node_names
@@ -326,6 +327,10 @@ class MuJoCoBackend(PhysicsBackend):
         self._ctrl[ids] = 0.0
         if self._pd_control:
             self._ctrl[np.ix_(ids, self._actuator_ids)] = hinge_pos.cpu().double().numpy()
+
+    def engine_qpos(self, env_id: int) -> np.ndarray:
+        """MuJoCo's ``qpos`` ``[nq]`` of one environment (for renderers working on the same model file)."""
+        return self._qpos[env_id].copy()
 
     def close(self) -> None:
         self._batch = None
