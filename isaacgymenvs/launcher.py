@@ -58,6 +58,8 @@ def compose(overrides: list[str]) -> Any:
         return isaacgymenvs.compose_config(overrides)
     except (HydraException, OmegaConfBaseException) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if first_line.startswith("Could not override"):
+            first_line += " (no such key in the config; to add one, write ++key=value)"
         raise UsageError(first_line) from None
 
 

@@ -3,6 +3,7 @@ one clear line with a non-zero exit for every mistake on the command line."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -34,6 +35,10 @@ SMALL = [
 ]
 
 
+# Checkpoints every 2 epochs, convergence metrics every 2 epochs.
+SMOKE_EXTRAS = ["train.params.config.save_frequency=2", "train.params.config.metrics_interval=2"]
+
+
 def _launch(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "launch.py"), *args],
@@ -49,7 +54,7 @@ def _launch(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 4-epoch run with a checkpoint every 2 epochs; returns its working directory."""
     folder = tmp_path_factory.mktemp("launch")
-    result = _launch([*SMALL, "max_iterations=4", "experiment=smoke", "train.params.config.save_frequency=2"], folder)
+    result = _launch([*SMALL, "max_iterations=4", "experiment=smoke", *SMOKE_EXTRAS], folder)
     assert result.returncode == 0, result.stderr[-2000:]
     return folder
 
@@ -76,9 +81,15 @@ def test_training_writes_checkpoints_summaries_and_config(trained: Path) -> None
         "performance/total_fps",
         "episode_lengths/frame",
         "rewards/frame",
+        "metrics/frechet_amp",
+        "metrics/fall_rate",
     ):
         assert tag in tags, tag
     assert len(events.Scalars("losses/disc_loss")) == 4
+    assert [event.step for event in events.Scalars("metrics/frechet_amp")] == [
+        128,
+        384,
+    ]  # epochs 2 and 4 (frames before the epoch)
     state = torch.load(run / "nn" / "smoke.pth", weights_only=True)
     assert state["epoch"] == 4 and "amp_input_mean_std" in state
 
@@ -91,6 +102,49 @@ def test_play_the_checkpoint(trained: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "av reward" in result.stdout and "av steps" in result.stdout
+
+
+def _scalars(run: Path, tag: str) -> list[float]:
+    events = EventAccumulator(str(run / "summaries"))
+    events.Reload()
+    return [event.value for event in events.Scalars(tag)]
+
+
+def test_a_fixed_seed_repeats_the_losses(trained: Path, tmp_path: Path) -> None:
+    """Two CPU runs with the same seed and configuration give identical losses over their first epochs."""
+    result = _launch([*SMALL, "max_iterations=2", "experiment=smoke", *SMOKE_EXTRAS], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for tag in ("losses/a_loss", "losses/c_loss", "losses/disc_loss", "info/disc_reward_mean"):
+        first = _scalars(trained / "runs" / "smoke", tag)[:2]
+        second = _scalars(tmp_path / "runs" / "smoke", tag)
+        assert len(second) == 2 and first == second, tag
+
+
+def test_evaluate_the_checkpoint(trained: Path) -> None:
+    checkpoint = trained / "runs" / "smoke" / "nn" / "smoke.pth"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "isaacgymenvs.eval",
+            *SMALL,
+            f"checkpoint={checkpoint}",
+            "num_envs=4",
+            "--episodes",
+            "2",
+            "--json",
+            "eval.json",
+        ],
+        cwd=trained,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| metric | reference (resampled) | policy | zero action | random |" in result.stdout
+    results = json.loads((trained / "eval.json").read_text())
+    assert results["policy"]["episodes"] == 2 and 0.0 <= results["policy"]["fall_rate"] <= 1.0
 
 
 def test_resume_continues_the_epoch_count(trained: Path) -> None:

@@ -51,6 +51,11 @@ class AMPConfig:
     """Normalise the discriminator's input with running statistics."""
     checkpoint_replay_max_mb: float = 256.0
     """Save the replay buffer's contents in checkpoints when it is at most this large (MB); else only its counters."""
+    metrics_interval: int = 10
+    """Every this many epochs, log convergence metrics (``metrics/``): the Fréchet distance between the epoch's agent
+    and demonstration AMP features, and the fall rate of the episodes that ended."""
+    metrics_samples: int = 4096
+    """Samples of each side used for the Fréchet distance."""
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> AMPConfig:

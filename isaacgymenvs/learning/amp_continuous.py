@@ -47,6 +47,9 @@ class AMPAgent(CommonAgent):
         self._amp_obs_demo_buffer = ReplayBuffer(amp.amp_obs_demo_buffer_size, self.ppo_device)
         self._amp_replay_buffer = ReplayBuffer(amp.amp_replay_buffer_size, self.ppo_device)
         self._last_disc_rewards: torch.Tensor | None = None
+        self._episode_ends = 0
+        self._falls = 0
+        self._latest_amp_obs: torch.Tensor | None = None
 
     def _load_config_params(self, config: dict[str, Any]) -> None:
         super()._load_config_params(config)
@@ -116,6 +119,9 @@ class AMPAgent(CommonAgent):
 
     def _record_step(self, step: int, infos: dict[str, Any]) -> None:
         self.experience_buffer.update_data("amp_obs", step, infos["amp_obs"])
+        dones = self.dones.bool()
+        self._episode_ends += int(dones.sum())
+        self._falls += int((dones & infos["terminate"].bool().to(dones.device)).sum())
 
     def _rollout_rewards(self, rewards: torch.Tensor) -> dict[str, torch.Tensor]:
         disc_rewards = self._calc_disc_rewards(self.experience_buffer.tensor_dict["amp_obs"])
@@ -153,6 +159,7 @@ class AMPAgent(CommonAgent):
     def _after_update(self, batch_dict: dict[str, Any]) -> None:
         self._store_replay_amp_obs(batch_dict["amp_obs"])
         self._last_disc_rewards = batch_dict["disc_rewards"]
+        self._latest_amp_obs = batch_dict["amp_obs"]
 
     def calc_gradients(self, input_dict: dict[str, torch.Tensor]) -> None:
         size = self.amp.amp_minibatch_size
@@ -213,6 +220,29 @@ class AMPAgent(CommonAgent):
         if self._last_disc_rewards is not None:
             writer.add_scalar("info/disc_reward_mean", self._last_disc_rewards.mean().item(), frame)
             writer.add_scalar("info/disc_reward_std", self._last_disc_rewards.std().item(), frame)
+        self._log_convergence_metrics(frame)
+
+    def _log_convergence_metrics(self, frame: int) -> None:
+        """Cheap motion-quality signals every ``metrics_interval`` epochs: how far the agent's AMP features are from the
+        demonstrations' (Fréchet distance of Gaussians over the newest step's 105 features) and how many of the
+        episodes that ended were falls."""
+        if self.epoch_num % self.amp.metrics_interval != 0 or self._latest_amp_obs is None:
+            return
+        from isaacgymenvs.eval.metrics import frechet_distance
+
+        # The newest step's features lead each AMP observation (the task's per-step size, else all of it).
+        step_features = getattr(self.vec_env.env, "num_amp_obs_per_step", self._amp_observation_space.shape[0])
+        # A private generator: monitoring must not change the training's random stream.
+        generator = torch.Generator().manual_seed(self.epoch_num)
+        count = min(self.amp.metrics_samples, self._latest_amp_obs.shape[0], len(self._amp_obs_demo_buffer))
+        picked = torch.randperm(self._latest_amp_obs.shape[0], generator=generator)[:count]
+        agent = self._latest_amp_obs[picked.to(self._latest_amp_obs.device)]
+        demo = self._amp_obs_demo_buffer.peek(count, generator)["amp_obs"]
+        distance = frechet_distance(agent[:, :step_features].cpu().numpy(), demo[:, :step_features].cpu().numpy())
+        self.writer.add_scalar("metrics/frechet_amp", distance, frame)
+        if self._episode_ends > 0:
+            self.writer.add_scalar("metrics/fall_rate", self._falls / self._episode_ends, frame)
+        self._episode_ends, self._falls = 0, 0
 
     def _progress_details(self, train_info: dict[str, Any]) -> str:
         reward = self._last_disc_rewards.mean().item() if self._last_disc_rewards is not None else float("nan")

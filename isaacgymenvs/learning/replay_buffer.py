@@ -81,6 +81,14 @@ class ReplayBuffer:
             self._reset_sample_index()
         return {key: buffer[indices] for key, buffer in self._buffers.items()}
 
+    def peek(self, count: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """``count`` stored samples drawn with ``generator``, leaving the sampling order of :meth:`sample` and the
+        global random state untouched (for monitoring)."""
+        if self._total_count == 0:
+            raise RuntimeError("cannot sample from an empty replay buffer")
+        indices = torch.randperm(len(self), generator=generator)[:count].to(self._device)
+        return {key: buffer[indices] for key, buffer in self._buffers.items()}
+
     def _reset_sample_index(self) -> None:
         self._sample_index = torch.randperm(self._size, device=self._device)
         self._sample_head = 0

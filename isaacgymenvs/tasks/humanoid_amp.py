@@ -101,6 +101,11 @@ class HumanoidAMP(HumanoidAMPBase):
         return self.num_amp_obs
 
     @property
+    def num_amp_obs_per_step(self) -> int:
+        """Size of one step's AMP observation (105); the newest step comes first."""
+        return NUM_AMP_OBS_PER_STEP
+
+    @property
     def motion_lib(self) -> MotionLib:
         return self._motion_lib
 
