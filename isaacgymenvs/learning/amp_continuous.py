@@ -21,7 +21,6 @@ from rl_games.algos_torch.running_mean_std import RunningMeanStd
 from isaacgymenvs.learning import amp_losses
 from isaacgymenvs.learning.amp_config import AMPConfig
 from isaacgymenvs.learning.common_agent import CommonAgent
-from isaacgymenvs.learning.distributed import broadcast_module
 from isaacgymenvs.learning.replay_buffer import ReplayBuffer
 
 # Logged discriminator quantities (TensorBoard name under info/ = key).
@@ -82,10 +81,9 @@ class AMPAgent(CommonAgent):
         if self.amp.normalize_amp_input:
             self._amp_input_mean_std.train()
 
-    def _broadcast_initial_weights(self) -> None:
-        super()._broadcast_initial_weights()
-        if self.amp.normalize_amp_input:
-            broadcast_module(self._amp_input_mean_std)
+    def _rank_shared_modules(self) -> list[torch.nn.Module]:
+        shared = super()._rank_shared_modules()
+        return [*shared, self._amp_input_mean_std] if self.amp.normalize_amp_input else shared
 
     # --- demonstrations and replay --------------------------------------------------------------------------------
 

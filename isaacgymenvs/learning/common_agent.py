@@ -32,7 +32,7 @@ from rl_games.common import a2c_common
 
 from isaacgymenvs.learning import amp_losses
 from isaacgymenvs.learning.amp_datasets import AMPDataset
-from isaacgymenvs.learning.distributed import broadcast_module
+from isaacgymenvs.learning.distributed import average_running_stats, broadcast_module, state_digest
 
 # Longest quiet spell (s) before a progress line is printed from inside an epoch.
 PROGRESS_INTERVAL = 10.0
@@ -225,13 +225,16 @@ class CommonAgent(a2c_continuous.A2CAgent):
                         f"finished: {epoch_num} epochs, {self.frame} frames, {total_time:.0f} s; "
                         f"checkpoint {model_output_file}.pth"
                     )
+                if self.multi_gpu:  # every rank reports, so that agreement can be checked from the outside
+                    print(f"rank {self.global_rank}/{self.world_size}: state digest {self.state_digest()}", flush=True)
                 return self.last_mean_rewards, epoch_num
 
     def _init_train(self) -> None:
         """Hook run once before the first epoch."""
 
     def _broadcast_initial_weights(self) -> None:
-        broadcast_module(self.model)
+        for module in self._rank_shared_modules():
+            broadcast_module(module)
 
     def train_epoch(self) -> dict[str, Any]:
         self.set_eval()
@@ -265,6 +268,8 @@ class CommonAgent(a2c_continuous.A2CAgent):
             )
             self.update_lr(self.last_lr)
         self._after_update(batch_dict)
+        if self.multi_gpu:
+            self._synchronize_statistics()
         update_time = time.perf_counter() - update_start
         return {
             **train_info,
@@ -276,6 +281,21 @@ class CommonAgent(a2c_continuous.A2CAgent):
 
     def _before_update(self, batch_dict: dict[str, Any]) -> None:
         """Hook between the rollout and the update."""
+
+    def _rank_shared_modules(self) -> list[torch.nn.Module]:
+        """What every rank of a multi-process run must hold identically: the model (networks and the observation and
+        value normalisers); the AMP agent adds its discriminator-input normaliser."""
+        return [self.model]
+
+    def _synchronize_statistics(self) -> None:
+        """Multi-process runs: average the running statistics each rank gathered from its own environments this epoch,
+        so that every rank holds the same normalisers (gradients are already averaged by rl_games' step)."""
+        for module in self._rank_shared_modules():
+            average_running_stats(module)
+
+    def state_digest(self) -> str:
+        """A short hash of :meth:`_rank_shared_modules` (parameters and buffers), to check that ranks agree."""
+        return state_digest(self._rank_shared_modules())
 
     def _after_update(self, batch_dict: dict[str, Any]) -> None:
         """Hook after the update."""

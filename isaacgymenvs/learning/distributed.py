@@ -8,7 +8,9 @@ rates and broadcasts the exit flag; our agent adds the initial weight broadcast 
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -93,3 +95,13 @@ def average_running_stats(module: torch.nn.Module) -> None:
             dist.all_reduce(variance.data)
             variance.data /= world_size
             variance.data += (mean_sq - buffer.data * buffer.data).clamp_min(0.0)
+
+
+def state_digest(modules: Iterable[torch.nn.Module]) -> str:
+    """The first 16 hex digits of a SHA-256 over the parameters and buffers of ``modules`` (names and bytes)."""
+    digest = hashlib.sha256()
+    for module in modules:
+        for name, tensor in sorted(module.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
