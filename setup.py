@@ -38,5 +38,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8", "ruff>=0.6"],
+        # A second AMP learner on the same task (isaacgymenvs/learning/skrl_amp.py, examples/train_skrl_amp.py).
+        "skrl": ["skrl==2.1.1"],
     },
 )

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything in ./.venv: PyTorch 2.13.0 first (on a machine without a GPU, make sure this resolves to a CPU
-# build, see docs/install.md), then this project and its test tools. Safe to run again; it only adds what is missing.
+# build, see docs/install.md), then this project with its test tools and the optional skrl learner
+# (EXTRAS=test for without). Safe to run again; it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -31,6 +32,8 @@ if ! python -c "import torch" 2>/dev/null; then
   echo "[install] installing $TORCH_REQUIREMENT"
   pip install --disable-pip-version-check -q "$TORCH_REQUIREMENT"
 fi
-echo "[install] installing the project and its test tools"
-pip install --disable-pip-version-check -q -e ".[test]"
+# Extras: the test tools, and skrl (the optional second AMP learner, so that its tests run too).
+EXTRAS=${EXTRAS:-test,skrl}
+echo "[install] installing the project with extras [$EXTRAS]"
+pip install --disable-pip-version-check -q -e ".[$EXTRAS]"
 python -c "import torch, mujoco, rl_games, isaacgymenvs; print(f'[install] ready: torch {torch.__version__}, mujoco {mujoco.__version__}')"

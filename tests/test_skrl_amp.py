@@ -1,0 +1,159 @@
+"""skrl's AMP agent on HumanoidAMP through our adapter: the wrapper's contract (AMP observations of the step taken,
+auto-reset, falls and time-outs apart), a short training run whose discriminator loss falls, checkpoints that load and
+refuse the wrong kind, the example script end to end, and the one-line error without skrl."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.sim
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+SMALL = [
+    "task=HumanoidAMP",
+    "num_envs=16",
+    "train.params.config.horizon_length=8",
+    "train.params.config.minibatch_size=64",
+    "train.params.config.amp_minibatch_size=64",
+    "train.params.config.mini_epochs=2",
+    "train.params.config.amp_obs_demo_buffer_size=1024",
+    "train.params.config.amp_replay_buffer_size=2048",
+    "train.params.config.amp_batch_size=128",
+    "train.params.network.mlp.units=[64,32]",
+    "train.params.network.disc.units=[64,32]",
+    "task.env.motion_file=humanoid3d_walk",
+]
+
+
+def _skrl_amp():
+    pytest.importorskip("skrl")
+    from isaacgymenvs.learning import skrl_amp
+
+    return skrl_amp
+
+
+def _config(overrides: list[str]) -> dict:
+    from isaacgymenvs.launcher import _resolve, compose
+
+    return _resolve(compose(overrides))
+
+
+def _wrapper(skrl_amp, num_envs: int = 16, **env: object):
+    from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP
+
+    task = HumanoidAMP(
+        {"env": {"numEnvs": num_envs, "motion_file": "humanoid3d_walk", **env}, "sim": {}},
+        rl_device="cpu",
+        sim_device="cpu",
+    )
+    return skrl_amp.HumanoidAMPWrapper(task)
+
+
+def test_wrapper_contract_amp_observations_and_auto_reset() -> None:
+    skrl_amp = _skrl_amp()
+    env = _wrapper(skrl_amp, num_envs=8, episodeLength=6)
+    observations, _ = env.reset()
+    assert observations.shape == (8, 105) and env.amp_observation_space.shape == (210,)
+    saw_time_out = False
+    for _ in range(12):
+        observations, rewards, terminated, truncated, info = env.step(torch.zeros(8, 28))
+        assert rewards.shape == terminated.shape == truncated.shape == (8, 1)
+        assert terminated.dtype == truncated.dtype == torch.bool
+        assert not (terminated & truncated).any()
+        amp_obs = info["amp_obs"]
+        assert amp_obs.shape == (8, 210)
+        ended = (terminated | truncated).squeeze(-1)
+        # The AMP observation's newest step is the state the action led to; a running env's observation is that
+        # state, a finished env's observation is its new episode's first state.
+        torch.testing.assert_close(observations[~ended], amp_obs[~ended, :105])
+        if ended.any():
+            assert not torch.allclose(observations[ended], amp_obs[ended, :105])
+            assert (env.task.progress_buf[ended] == 0).all()
+        saw_time_out |= bool(truncated.any())
+    assert saw_time_out  # 6-step episodes
+    assert env.task.fetch_amp_obs_demo(5).shape == (5, 210)
+
+
+def test_train_config_translates_to_skrl() -> None:
+    skrl_amp = _skrl_amp()
+    env = _wrapper(skrl_amp)
+    params = _config(SMALL)["train"]["params"]
+    config = skrl_amp.agent_config(params, env, "runs", "x")
+    assert (config.rollouts, config.learning_epochs, config.mini_batches) == (8, 2, 2)
+    assert config.learning_rate == 5e-5 and config.discriminator_batch_size == 64
+    assert config.style_reward_scale == 2.0 and config.task_reward_scale == 0.0
+    assert (
+        config.discriminator_gradient_penalty_scale == 5.0 and config.discriminator_logit_regularization_scale == 0.05
+    )
+    assert config.value_loss_scale == 5.0 and config.grad_norm_clip == 0.0  # truncate_grads: False
+
+
+def test_a_short_run_lowers_the_discriminator_loss_and_its_checkpoint_loads(tmp_path: Path) -> None:
+    skrl_amp = _skrl_amp()
+    from isaacgymenvs.learning.common_agent import CheckpointError
+    from isaacgymenvs.utils.utils import set_seed
+
+    set_seed(0)
+    env = _wrapper(skrl_amp)
+    params = _config(SMALL)["train"]["params"]
+    agent = skrl_amp.build_agent(env, params, str(tmp_path), "run", total_updates=30)
+    skrl_amp.train(env, agent, updates=30)  # 240 timesteps of 16 environments
+    losses = [row["disc_loss"] for row in agent.history]
+    assert len(losses) == 30
+    assert sum(losses[-5:]) / 5 < 0.9 * sum(losses[:5]) / 5, losses
+    path = tmp_path / "agent.pt"
+    skrl_amp.save(agent, path)
+    player = skrl_amp.build_agent(env, params, str(tmp_path), "play", training=False)
+    player.init()
+    skrl_amp.load(player, path)
+    for name in ("policy", "value", "discriminator"):
+        for mine, theirs in zip(player.models[name].parameters(), agent.models[name].parameters(), strict=True):
+            torch.testing.assert_close(mine, theirs)
+    result = skrl_amp.play(env, player, episodes=4)
+    assert result["episodes"] == 4 and result["mean_episode_length"] > 0
+    torch.save({"model": {}, "epoch": 1}, tmp_path / "rl_games.pth")
+    with pytest.raises(CheckpointError, match="not a skrl AMP checkpoint"):
+        skrl_amp.load(player, tmp_path / "rl_games.pth")
+
+
+def _example(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "examples" / "train_skrl_amp.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+
+
+def test_example_trains_saves_and_plays_back(tmp_path: Path) -> None:
+    _skrl_amp()
+    result = _example([*SMALL, "max_iterations=3", "experiment=ex"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "update 3/3" in result.stdout
+    checkpoint = tmp_path / "runs" / "ex" / "checkpoints" / "ex.pt"
+    assert checkpoint.is_file()
+    assert list((tmp_path / "runs" / "ex").glob("events.out.tfevents.*"))
+    played = _example(
+        [*SMALL, "test=True", f"checkpoint={checkpoint}", "num_envs=4", "++train.params.config.player.games_num=4"],
+        tmp_path,
+    )
+    assert played.returncode == 0, played.stderr[-2000:]
+    assert "played 4 episodes" in played.stdout
+    missing = _example([*SMALL, "test=True", "checkpoint=nope.pt"], tmp_path)
+    lines = missing.stderr.strip().splitlines()
+    assert missing.returncode == 1 and len(lines) == 1 and "nope.pt does not exist" in lines[0], missing.stderr
+
+
+def test_without_skrl_the_import_says_how_to_install() -> None:
+    code = "import sys; sys.modules['skrl'] = None\nimport isaacgymenvs.learning.skrl_amp"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "pip install -e '.[skrl]'" in result.stderr.strip().splitlines()[-1]
