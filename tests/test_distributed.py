@@ -14,26 +14,14 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from conftest import SMALL_RUN
 
 from isaacgymenvs.learning.distributed import average_running_stats, state_digest
 
 pytestmark = pytest.mark.sim
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SMALL = [
-    "task=HumanoidAMP",
-    "num_envs=16",
-    "train.params.config.horizon_length=8",
-    "train.params.config.minibatch_size=64",
-    "train.params.config.amp_minibatch_size=64",
-    "train.params.config.mini_epochs=2",
-    "train.params.config.amp_obs_demo_buffer_size=1024",
-    "train.params.config.amp_replay_buffer_size=2048",
-    "train.params.config.amp_batch_size=128",
-    "train.params.network.mlp.units=[64,32]",
-    "train.params.network.disc.units=[64,32]",
-    "task.env.motion_file=humanoid3d_walk",
-    "task.sim.mujoco.num_threads=1",
-]
+# One physics thread per rank: two ranks share the two cores.
+PER_RANK = [*SMALL_RUN, "task.sim.mujoco.num_threads=1"]
 
 
 def test_two_cpu_ranks_train_in_lockstep(tmp_path: Path) -> None:
@@ -45,7 +33,7 @@ def test_two_cpu_ranks_train_in_lockstep(tmp_path: Path) -> None:
             "--standalone",
             "--nproc_per_node=2",
             str(PROJECT_ROOT / "launch.py"),
-            *SMALL,
+            *PER_RANK,
             "multi_gpu=True",
             "max_iterations=3",
             "experiment=dist",

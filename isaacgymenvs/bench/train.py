@@ -5,7 +5,10 @@ a temporary folder) and reports the median over the epochs after the first (whic
 buffer) of the total rate (samples / epoch wall time) and of the environment-only rate (samples / time inside
 ``env.step``), as the progress lines print them.
 
-    python -m isaacgymenvs.bench train [--epochs 6] [--preset cpu-sweep|default]
+    python -m isaacgymenvs.bench train [--epochs 6] [--preset cpu-sweep|default|ranks]
+
+The ``ranks`` preset compares one process with two torchrun ranks (gloo on CPUs, ``multi_gpu=True``): rank 0's
+progress lines count the samples of every rank.
 """
 
 from __future__ import annotations
@@ -18,16 +21,29 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 from isaacgymenvs.bench.timing import machine_description
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _PROGRESS = re.compile(r"^epoch (\d+)/\d+ \| frames \d+ \| (\d+) samples/s \(env (\d+)/s\)")
 
-PRESETS: dict[str, list[tuple[str, list[str]]]] = {
-    "default": [("default config", [])],
+
+class Configuration(NamedTuple):
+    label: str
+    overrides: list[str]
+    processes: int = 1  # torchrun ranks on this machine
+
+
+PRESETS: dict[str, list[Configuration]] = {
+    "default": [Configuration("default config", [])],
+    "ranks": [
+        Configuration("1 process, 512 envs", []),
+        Configuration("2 ranks x 256 envs (same samples per epoch)", ["num_envs=256"], processes=2),
+        Configuration("2 ranks x 512 envs", [], processes=2),
+    ],
     "cpu-sweep": [
-        (
+        Configuration(
             "256 envs, h32, mb2048, [1024,512], 6 mini-epochs",
             [
                 "num_envs=256",
@@ -39,7 +55,7 @@ PRESETS: dict[str, list[tuple[str, list[str]]]] = {
                 "train.params.network.disc.units=[1024,512]",
             ],
         ),
-        (
+        Configuration(
             "256 envs, h32, mb2048, [512,256], 6 mini-epochs",
             [
                 "num_envs=256",
@@ -51,7 +67,7 @@ PRESETS: dict[str, list[tuple[str, list[str]]]] = {
                 "train.params.network.disc.units=[512,256]",
             ],
         ),
-        (
+        Configuration(
             "256 envs, h32, mb2048, [512,256], 4 mini-epochs",
             [
                 "num_envs=256",
@@ -63,7 +79,7 @@ PRESETS: dict[str, list[tuple[str, list[str]]]] = {
                 "train.params.network.disc.units=[512,256]",
             ],
         ),
-        (
+        Configuration(
             "512 envs, h16, mb2048, [512,256], 4 mini-epochs",
             [
                 "num_envs=512",
@@ -75,7 +91,7 @@ PRESETS: dict[str, list[tuple[str, list[str]]]] = {
                 "train.params.network.disc.units=[512,256]",
             ],
         ),
-        (
+        Configuration(
             "256 envs, h32, mb4096, [512,256], 4 mini-epochs",
             [
                 "num_envs=256",
@@ -91,11 +107,16 @@ PRESETS: dict[str, list[tuple[str, list[str]]]] = {
 }
 
 
-def measure(overrides: list[str], epochs: int) -> dict[str, float]:
-    """Median total and environment samples/s of a short training run with ``overrides``."""
+def measure(overrides: list[str], epochs: int, processes: int = 1) -> dict[str, float]:
+    """Median total and environment samples/s of a short training run with ``overrides`` (on ``processes`` torchrun
+    ranks when more than one)."""
+    launcher = [sys.executable]
+    if processes > 1:
+        launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+        overrides = [*overrides, "multi_gpu=True"]
     with tempfile.TemporaryDirectory(prefix="train_bench_") as folder:
         command = [
-            sys.executable,
+            *launcher,
             str(PROJECT_ROOT / "launch.py"),
             "task=HumanoidAMP",
             f"max_iterations={epochs}",
@@ -127,6 +148,6 @@ def main(argv: list[str] | None = None) -> None:
     print(machine_description())
     print(f"median over epochs 2..{args.epochs} of samples/s (total, and inside env.step)")
     print(f"{'configuration':<52} {'total/s':>8} {'env/s':>8}")
-    for label, overrides in PRESETS[args.preset]:
-        row = measure([*overrides, *args.overrides], args.epochs)
-        print(f"{label:<52} {row['total']:>8.0f} {row['env']:>8.0f}", flush=True)
+    for configuration in PRESETS[args.preset]:
+        row = measure([*configuration.overrides, *args.overrides], args.epochs, configuration.processes)
+        print(f"{configuration.label:<52} {row['total']:>8.0f} {row['env']:>8.0f}", flush=True)

@@ -52,6 +52,13 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def default_thread_count() -> int:
+    """Threads to step with when none are asked for: every core this process may use, shared evenly among the
+    processes a torchrun group starts on this machine (``LOCAL_WORLD_SIZE``), so that ranks do not oversubscribe."""
+    processes_here = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return max(1, available_cores() // processes_here)
+
+
 class MuJoCoBackend(PhysicsBackend):
     """``num_envs`` copies of the character in C MuJoCo (see the module docstring).
 
@@ -74,7 +81,7 @@ class MuJoCoBackend(PhysicsBackend):
         self.model = servo_model if config.pd_control else _compile_model(config, servos=False)
         self._find_elements(config.model_file)
         self._motor_efforts = _motor_efforts(servo_model, self._actuator_ids)
-        threads = config.num_threads if config.num_threads > 0 else available_cores()
+        threads = config.num_threads if config.num_threads > 0 else default_thread_count()
         self.num_threads = min(threads, self.num_envs)
         self._batch = Batch(self.model, self.num_envs, nthread=self.num_threads)
         self._qpos = self._batch.bind("qpos")
