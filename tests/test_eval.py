@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import run_python
 
 from isaacgymenvs.eval import evaluate as ev
 from isaacgymenvs.motion.analysis import foot_heights
@@ -74,14 +73,7 @@ def test_the_reference_scores_the_floor_and_baselines_score_above_it(task: Human
 
 
 def _eval(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "isaacgymenvs.eval", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-    )
+    return run_python(["-m", "isaacgymenvs.eval", *args], cwd)
 
 
 def test_command_line_on_the_baselines(tmp_path: Path) -> None:

@@ -4,13 +4,12 @@ one clear line with a non-zero exit for every mistake on the command line."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import SMALL_RUN, run_python
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from isaacgymenvs.learning.common_agent import atomic_torch_save
@@ -18,21 +17,6 @@ from isaacgymenvs.learning.common_agent import atomic_torch_save
 pytestmark = pytest.mark.sim
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# A small, fast run: 16 environments, 8-step rollouts, small buffers and networks.
-SMALL = [
-    "task=HumanoidAMP",
-    "num_envs=16",
-    "train.params.config.horizon_length=8",
-    "train.params.config.minibatch_size=64",
-    "train.params.config.amp_minibatch_size=64",
-    "train.params.config.mini_epochs=2",
-    "train.params.config.amp_obs_demo_buffer_size=1024",
-    "train.params.config.amp_replay_buffer_size=2048",
-    "train.params.config.amp_batch_size=128",
-    "train.params.network.mlp.units=[64,32]",
-    "train.params.network.disc.units=[64,32]",
-    "task.env.motion_file=humanoid3d_walk",
-]
 
 
 # Checkpoints every 2 epochs, convergence metrics every 2 epochs.
@@ -40,21 +24,14 @@ SMOKE_EXTRAS = ["train.params.config.save_frequency=2", "train.params.config.met
 
 
 def _launch(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "launch.py"), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-    )
+    return run_python([str(PROJECT_ROOT / "launch.py"), *args], cwd)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 4-epoch run with a checkpoint every 2 epochs; returns its working directory."""
     folder = tmp_path_factory.mktemp("launch")
-    result = _launch([*SMALL, "max_iterations=4", "experiment=smoke", *SMOKE_EXTRAS], folder)
+    result = _launch([*SMALL_RUN, "max_iterations=4", "experiment=smoke", *SMOKE_EXTRAS], folder)
     assert result.returncode == 0, result.stderr[-2000:]
     return folder
 
@@ -97,7 +74,7 @@ def test_training_writes_checkpoints_summaries_and_config(trained: Path) -> None
 def test_play_the_checkpoint(trained: Path) -> None:
     checkpoint = trained / "runs" / "smoke" / "nn" / "smoke.pth"
     result = _launch(
-        [*SMALL, "test=True", f"checkpoint={checkpoint}", "num_envs=4", "++train.params.config.player.games_num=8"],
+        [*SMALL_RUN, "test=True", f"checkpoint={checkpoint}", "num_envs=4", "++train.params.config.player.games_num=8"],
         trained,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -112,7 +89,7 @@ def _scalars(run: Path, tag: str) -> list[float]:
 
 def test_a_fixed_seed_repeats_the_losses(trained: Path, tmp_path: Path) -> None:
     """Two CPU runs with the same seed and configuration give identical losses over their first epochs."""
-    result = _launch([*SMALL, "max_iterations=2", "experiment=smoke", *SMOKE_EXTRAS], tmp_path)
+    result = _launch([*SMALL_RUN, "max_iterations=2", "experiment=smoke", *SMOKE_EXTRAS], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     for tag in ("losses/a_loss", "losses/c_loss", "losses/disc_loss", "info/disc_reward_mean"):
         first = _scalars(trained / "runs" / "smoke", tag)[:2]
@@ -122,25 +99,8 @@ def test_a_fixed_seed_repeats_the_losses(trained: Path, tmp_path: Path) -> None:
 
 def test_evaluate_the_checkpoint(trained: Path) -> None:
     checkpoint = trained / "runs" / "smoke" / "nn" / "smoke.pth"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "isaacgymenvs.eval",
-            *SMALL,
-            f"checkpoint={checkpoint}",
-            "num_envs=4",
-            "--episodes",
-            "2",
-            "--json",
-            "eval.json",
-        ],
-        cwd=trained,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-    )
+    eval_args = ["-m", "isaacgymenvs.eval", *SMALL_RUN, f"checkpoint={checkpoint}", "num_envs=4"]
+    result = run_python([*eval_args, "--episodes", "2", "--json", "eval.json"], trained)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| metric | reference (resampled) | policy | zero action | random |" in result.stdout
     results = json.loads((trained / "eval.json").read_text())
@@ -149,7 +109,7 @@ def test_evaluate_the_checkpoint(trained: Path) -> None:
 
 def test_resume_continues_the_epoch_count(trained: Path) -> None:
     checkpoint = trained / "runs" / "smoke" / "nn" / "smoke_2.pth"
-    result = _launch([*SMALL, f"checkpoint={checkpoint}", "max_iterations=3", "experiment=resumed"], trained)
+    result = _launch([*SMALL_RUN, f"checkpoint={checkpoint}", "max_iterations=3", "experiment=resumed"], trained)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "restored" in result.stdout and "epoch 3/3" in result.stdout and "epoch 1/" not in result.stdout
     state = torch.load(trained / "runs" / "resumed" / "nn" / "resumed.pth", weights_only=True)
@@ -185,7 +145,7 @@ def test_bad_input_gets_one_line(tmp_path: Path, args: list[str], fragment: str,
 def test_checkpoint_for_other_sizes(trained: Path, tmp_path: Path) -> None:
     checkpoint = trained / "runs" / "smoke" / "nn" / "smoke.pth"
     result = _launch(
-        [*SMALL, "train.params.network.mlp.units=[32,16]", f"checkpoint={checkpoint}", "test=True"], tmp_path
+        [*SMALL_RUN, "train.params.network.mlp.units=[32,16]", f"checkpoint={checkpoint}", "test=True"], tmp_path
     )
     assert result.returncode == 1
     assert "trained for other sizes" in result.stderr.strip().splitlines()[-1]

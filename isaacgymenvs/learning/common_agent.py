@@ -58,18 +58,24 @@ def atomic_torch_save(state: dict[str, Any], path: str | Path) -> None:
         raise
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A checkpoint's contents, or :class:`CheckpointError` naming the file and the problem."""
+def read_checkpoint_file(path: str | Path) -> Any:
+    """The tensors and containers saved at ``path`` (loaded without running code), or :class:`CheckpointError`
+    naming the file and the problem."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # any unreadable file gets the same one-line answer
         raise CheckpointError(
             f"checkpoint {path} cannot be read ({type(error).__name__}: "
             f"{str(error).splitlines()[0] if str(error) else ''})"
         ) from None
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """An rl_games AMP checkpoint's contents, or :class:`CheckpointError` naming the file and the problem."""
+    state = read_checkpoint_file(path)
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"checkpoint {path} is not an AMP checkpoint (no 'model' entry)")
     state["model"] = {key.removeprefix("_orig_mod."): value for key, value in state["model"].items()}
