@@ -49,7 +49,7 @@ def _run(config: dict[str, Any], skrl_amp: Any, runs_dir: str) -> int:
     from isaacgymenvs.learning.amp_config import check_train_params
     from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError
     from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP
-    from isaacgymenvs.utils.utils import set_seed
+    from isaacgymenvs.utils.utils import flush_denormals, set_seed
 
     params = config["train"]["params"]
     num_envs = config["task"]["env"]["numEnvs"]
@@ -57,6 +57,7 @@ def _run(config: dict[str, Any], skrl_amp: Any, runs_dir: str) -> int:
     if config["test"] and not config["checkpoint"]:
         raise ConfigError("test=True needs checkpoint=<a skrl checkpoint>")
     set_seed(config["seed"], config["torch_deterministic"])
+    flush_denormals()
     experiment = config["experiment"] or f"HumanoidAMP_skrl_{datetime.now().strftime('%Y-%m-%d_%H-%M-%S')}"
     task = HumanoidAMP(cfg=config["task"], rl_device=config["rl_device"], sim_device=config["sim_device"])
     env = skrl_amp.HumanoidAMPWrapper(task)

@@ -97,7 +97,7 @@ def run(cfg: Any) -> int:
     from isaacgymenvs.learning.common_agent import load_checkpoint
     from isaacgymenvs.learning.registry import register_amp
     from isaacgymenvs.utils.rlgames_utils import RLGPUAlgoObserver, get_rlgames_env_creator, register_rlgpu_env
-    from isaacgymenvs.utils.utils import set_seed
+    from isaacgymenvs.utils.utils import flush_denormals, set_seed
 
     config = _resolve(cfg)
     rank_info = init_distributed() if config["multi_gpu"] else None
@@ -117,6 +117,7 @@ def run(cfg: Any) -> int:
     if config["test"] and not checkpoint:
         print("warning: test=True without checkpoint=: playing an untrained policy", file=sys.stderr)
     config["seed"] = set_seed(config["seed"], config["torch_deterministic"], rank) - rank  # rl_games adds the rank
+    flush_denormals()
 
     experiment = _experiment_name(config, rank_info) if not config["test"] else None
     recorders: list[Any] = []

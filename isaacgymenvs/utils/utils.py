@@ -1,4 +1,4 @@
-"""Seeding, as the original's ``set_seed``."""
+"""Process-wide torch settings: seeding, as the original's ``set_seed``, and flushing denormal floats on CPUs."""
 
 from __future__ import annotations
 
@@ -33,3 +33,14 @@ def set_seed(seed: int, torch_deterministic: bool = False, rank: int = 0) -> int
         torch.backends.cudnn.deterministic = True
         torch.use_deterministic_algorithms(True)
     return seed
+
+
+def flush_denormals() -> bool:
+    """Make CPU float arithmetic treat denormal numbers as zero; True where the CPU supports it.
+
+    Why: the discriminator's weight decay shrinks the weights of units that no longer fire geometrically towards zero,
+    and after about 10 M samples thousands of them are denormal. Every multiply with a denormal operand then takes a
+    slow microcode path: in a 60-minute CPU run the learner's update time grew from 1.1 s to 1.75 s per epoch. Values
+    below 1.2e-38 have no effect on the result; GPUs flush them already.
+    """
+    return bool(torch.set_flush_denormal(True))
