@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import imageio.v2 as imageio
 import numpy as np
 import pytest
 import torch
+from conftest import run_python
 
 from isaacgymenvs.motion.files import load_motion, save_motion
 from isaacgymenvs.motion.skeleton import AMP_BODY_NAMES, AMP_JOINT_LAYOUT
@@ -36,22 +34,13 @@ SMALL = [
 ]
 
 
-def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **(env or {})},
-    )
-
-
 @pytest.fixture(scope="module")
 def can_render(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Skip rendering tests on a machine without any OpenGL platform (CI installs Mesa's; see .ci/run)."""
     folder = tmp_path_factory.mktemp("probe")
-    result = _run(["-m", "isaacgymenvs.motion", "view", "humanoid3d_walk", "--out", str(folder / "probe.png")], folder)
+    result = run_python(
+        ["-m", "isaacgymenvs.motion", "view", "humanoid3d_walk", "--out", str(folder / "probe.png")], folder
+    )
     if result.returncode != 0 and "cannot render" in result.stderr:
         pytest.skip(result.stderr.strip())
     assert result.returncode == 0, result.stderr
@@ -63,7 +52,7 @@ def _not_blank(image: np.ndarray) -> bool:
 
 
 def test_captured_video_decodes_with_the_expected_frames(tmp_path: Path, can_render: None) -> None:
-    result = _run(
+    result = run_python(
         [
             str(PROJECT_ROOT / "launch.py"),
             *SMALL,
@@ -87,7 +76,7 @@ def test_captured_video_decodes_with_the_expected_frames(tmp_path: Path, can_ren
 
 
 def test_missing_rendering_backend_disables_video_not_training(tmp_path: Path) -> None:
-    result = _run(
+    result = run_python(
         [
             str(PROJECT_ROOT / "launch.py"),
             *SMALL,
@@ -158,7 +147,7 @@ def test_exported_rollout_reimports_exactly(tmp_path: Path) -> None:
 
 
 def test_test_run_exports_motion_per_episode(tmp_path: Path) -> None:
-    result = _run(
+    result = run_python(
         [
             str(PROJECT_ROOT / "launch.py"),
             *SMALL,
@@ -186,7 +175,9 @@ def test_viewer_renders_every_format(tmp_path: Path, can_render: None, extension
     else:
         source = tmp_path / f"walk{extension}"
         save_motion(load_motion("humanoid3d_walk"), source)
-    result = _run(["-m", "isaacgymenvs.motion", "view", str(source), "--out", str(tmp_path / "sheet.png")], tmp_path)
+    result = run_python(
+        ["-m", "isaacgymenvs.motion", "view", str(source), "--out", str(tmp_path / "sheet.png")], tmp_path
+    )
     assert result.returncode == 0, result.stderr
     sheet = imageio.imread(tmp_path / "sheet.png")
     assert sheet.shape == (480, 8 * 320, 3)
@@ -194,7 +185,7 @@ def test_viewer_renders_every_format(tmp_path: Path, can_render: None, extension
 
 
 def test_viewer_side_by_side_video(tmp_path: Path, can_render: None) -> None:
-    result = _run(
+    result = run_python(
         ["-m", "isaacgymenvs.motion", "view", "humanoid3d_walk", "humanoid3d_run", "--out", str(tmp_path / "both.mp4")],
         tmp_path,
     )
@@ -205,6 +196,32 @@ def test_viewer_side_by_side_video(tmp_path: Path, can_render: None) -> None:
     assert _not_blank(frames[0][:, :640]) and _not_blank(frames[0][:, 640:])
 
 
+def test_viewer_window_of_a_looping_clip(tmp_path: Path, can_render: None) -> None:
+    args = ["humanoid3d_run", "--out", str(tmp_path / "run.mp4"), "--start", "2", "--seconds", "1"]
+    result = run_python(["-m", "isaacgymenvs.motion", "view", *args], tmp_path)
+    assert result.returncode == 0, result.stderr
+    frames = [frame for frame in imageio.get_reader(tmp_path / "run.mp4")]
+    assert len(frames) == 31  # 1 s at 30 fps, both ends included, well past the 0.8 s clip's end
+    assert not np.array_equal(frames[0], frames[-1])  # the clip repeats rather than holding its last pose
+
+
+def test_sample_motion_repeats_looping_clips_and_holds_others() -> None:
+    from isaacgymenvs.video.viewer import sample_motion
+
+    motion = load_motion("humanoid3d_run")
+    assert motion.loop
+    displacement = motion.root_translation[-1] - motion.root_translation[0]
+    displacement[2] = 0.0
+    times = np.array([0.1, 0.37])
+    root, local = sample_motion(motion, times, loop=True)
+    later_root, later_local = sample_motion(motion, times + 2 * motion.duration, loop=True)
+    torch.testing.assert_close(later_root, root + 2 * displacement)
+    torch.testing.assert_close(later_local, local)
+    held_root, held_local = sample_motion(motion, times + 2 * motion.duration, loop=False)
+    torch.testing.assert_close(held_root, motion.root_translation[[-1, -1]])
+    torch.testing.assert_close(held_local, motion.local_rotation[[-1, -1]])
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
@@ -212,6 +229,7 @@ def test_viewer_side_by_side_video(tmp_path: Path, can_render: None) -> None:
         (["humanoid3d_walk", "--out", "no/such/folder/clip.mp4"], "does not exist"),
         (["empty.npz", "--out", "clip.mp4"], "at least 2 frames"),
         (["clip.abc", "--out", "clip.mp4"], "unknown motion format"),
+        (["humanoid3d_walk", "--out", "clip.mp4", "--seconds", "0"], "the window must"),
     ],
 )
 def test_viewer_bad_input(tmp_path: Path, args: list[str], fragment: str) -> None:
@@ -221,18 +239,18 @@ def test_viewer_bad_input(tmp_path: Path, args: list[str], fragment: str) -> Non
         fields = {name: (data[name][:1] if data[name].ndim >= 2 else data[name]) for name in data.files}
     np.savez(tmp_path / "empty.npz", **fields)  # a recording with one frame
     (tmp_path / "clip.abc").write_text("?")
-    result = _run(["-m", "isaacgymenvs.motion", "view", *args], tmp_path)
+    result = run_python(["-m", "isaacgymenvs.motion", "view", *args], tmp_path)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], result.stderr
 
 
 def test_plot_writes_curves(tmp_path: Path) -> None:
-    result = _run([str(PROJECT_ROOT / "launch.py"), *SMALL, "max_iterations=3", "experiment=plotted"], tmp_path)
+    result = run_python([str(PROJECT_ROOT / "launch.py"), *SMALL, "max_iterations=3", "experiment=plotted"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    result = _run(["-m", "isaacgymenvs.plot", "runs/plotted"], tmp_path)
+    result = run_python(["-m", "isaacgymenvs.plot", "runs/plotted"], tmp_path)
     assert result.returncode == 0, result.stderr
     image = imageio.imread(tmp_path / "runs" / "plotted" / "curves.png")
     assert image.shape[0] > 400 and image.shape[1] > 800
-    result = _run(["-m", "isaacgymenvs.plot", "runs/missing"], tmp_path)
+    result = run_python(["-m", "isaacgymenvs.plot", "runs/missing"], tmp_path)
     assert result.returncode == 1 and "no such run folder" in result.stderr

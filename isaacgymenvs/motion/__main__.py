@@ -103,14 +103,14 @@ def _convert(source: str, target: str) -> None:
     print(f"wrote {target}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.duration:.3f} s)")
 
 
-def _view(files: list[str], output: str | None, width: int, height: int) -> None:
+def _view(files: list[str], output: str | None, width: int, height: int, start: float, seconds: float | None) -> None:
     from isaacgymenvs.video.viewer import render_motions
 
     if len(files) > 2:
         raise MotionFileError(files[2], "view shows one motion, or two side by side")
     motions = [load_motion(file) for file in files]
     output = output or f"{Path(files[0]).stem}.mp4"
-    path = render_motions(motions, output, width=width, height=height)
+    path = render_motions(motions, output, width=width, height=height, start=start, seconds=seconds)
     print(f"wrote {path}")
 
 
@@ -130,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     view.add_argument("--out", help="output .mp4 (playback) or .png (poses over time); default <first>.mp4")
     view.add_argument("--width", type=int, default=640)
     view.add_argument("--height", type=int, default=480)
+    view.add_argument("--start", type=float, default=0.0, help="start of the window to show (s)")
+    view.add_argument("--seconds", type=float, help="length of the window (s); default to the end of the longest")
     commands.add_parser("list", help="list the built-in clips")
     args = parser.parse_args(argv)
     try:
@@ -140,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "convert":
             _convert(args.input, args.output)
         elif args.command == "view":
-            _view(args.files, args.out, args.width, args.height)
+            _view(args.files, args.out, args.width, args.height, args.start, args.seconds)
         else:
             names = builtin_clip_names()
             print("\n".join(names) if names else "no built-in clips: install pybullet")
