@@ -4,31 +4,16 @@ refuse the wrong kind, the example script end to end, and the one-line error wit
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import SMALL_RUN, run_python
 
 pytestmark = pytest.mark.sim
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-SMALL = [
-    "task=HumanoidAMP",
-    "num_envs=16",
-    "train.params.config.horizon_length=8",
-    "train.params.config.minibatch_size=64",
-    "train.params.config.amp_minibatch_size=64",
-    "train.params.config.mini_epochs=2",
-    "train.params.config.amp_obs_demo_buffer_size=1024",
-    "train.params.config.amp_replay_buffer_size=2048",
-    "train.params.config.amp_batch_size=128",
-    "train.params.network.mlp.units=[64,32]",
-    "train.params.network.disc.units=[64,32]",
-    "task.env.motion_file=humanoid3d_walk",
-]
 
 
 def _skrl_amp():
@@ -83,7 +68,7 @@ def test_wrapper_contract_amp_observations_and_auto_reset() -> None:
 def test_train_config_translates_to_skrl() -> None:
     skrl_amp = _skrl_amp()
     env = _wrapper(skrl_amp)
-    params = _config(SMALL)["train"]["params"]
+    params = _config(SMALL_RUN)["train"]["params"]
     config = skrl_amp.agent_config(params, env, "runs", "x")
     assert (config.rollouts, config.learning_epochs, config.mini_batches) == (8, 2, 2)
     assert config.learning_rate == 5e-5 and config.discriminator_batch_size == 64
@@ -101,7 +86,7 @@ def test_a_short_run_lowers_the_discriminator_loss_and_its_checkpoint_loads(tmp_
 
     set_seed(0)
     env = _wrapper(skrl_amp)
-    params = _config(SMALL)["train"]["params"]
+    params = _config(SMALL_RUN)["train"]["params"]
     agent = skrl_amp.build_agent(env, params, str(tmp_path), "run", total_updates=30)
     skrl_amp.train(env, agent, updates=30)  # 240 timesteps of 16 environments
     losses = [row["disc_loss"] for row in agent.history]
@@ -123,31 +108,24 @@ def test_a_short_run_lowers_the_discriminator_loss_and_its_checkpoint_loads(tmp_
 
 
 def _example(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "examples" / "train_skrl_amp.py"), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-    )
+    return run_python([str(PROJECT_ROOT / "examples" / "train_skrl_amp.py"), *args], cwd)
 
 
 def test_example_trains_saves_and_plays_back(tmp_path: Path) -> None:
     _skrl_amp()
-    result = _example([*SMALL, "max_iterations=3", "experiment=ex"], tmp_path)
+    result = _example([*SMALL_RUN, "max_iterations=3", "experiment=ex"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "update 3/3" in result.stdout
     checkpoint = tmp_path / "runs" / "ex" / "checkpoints" / "ex.pt"
     assert checkpoint.is_file()
     assert list((tmp_path / "runs" / "ex").glob("events.out.tfevents.*"))
     played = _example(
-        [*SMALL, "test=True", f"checkpoint={checkpoint}", "num_envs=4", "++train.params.config.player.games_num=4"],
+        [*SMALL_RUN, "test=True", f"checkpoint={checkpoint}", "num_envs=4", "++train.params.config.player.games_num=4"],
         tmp_path,
     )
     assert played.returncode == 0, played.stderr[-2000:]
     assert "played 4 episodes" in played.stdout
-    missing = _example([*SMALL, "test=True", "checkpoint=nope.pt"], tmp_path)
+    missing = _example([*SMALL_RUN, "test=True", "checkpoint=nope.pt"], tmp_path)
     lines = missing.stderr.strip().splitlines()
     assert missing.returncode == 1 and len(lines) == 1 and "nope.pt does not exist" in lines[0], missing.stderr
 
@@ -157,3 +135,19 @@ def test_without_skrl_the_import_says_how_to_install() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "pip install -e '.[skrl]'" in result.stderr.strip().splitlines()[-1]
+
+
+def test_learners_benchmark_compares_both_on_the_same_budget(tmp_path: Path) -> None:
+    """``python -m isaacgymenvs.bench learners`` at a tiny size: both learners run, their progress lines parse, and the
+    summary and plot come out with the same sample counts for both."""
+    _skrl_amp()
+    plot = tmp_path / "curves.png"
+    bench = ["-m", "isaacgymenvs.bench", "learners", "--epochs", "4", "--plot", str(plot)]
+    result = run_python([*bench, *SMALL_RUN[1:]], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line[:3] in ("| 1", "| 2", "| 3", "| 4", "| 5")]
+    assert len(rows) == 8, result.stdout  # four quarters x two learners
+    ours = [row.split("|")[1] for row in rows if "ours" in row]
+    theirs = [row.split("|")[1] for row in rows if "skrl" in row]
+    assert ours == theirs == [" 128 ", " 256 ", " 384 ", " 512 "], rows  # 16 envs x 8 steps per iteration
+    assert "skrl / ours:" in result.stdout and plot.stat().st_size > 0

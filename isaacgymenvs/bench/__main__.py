@@ -10,6 +10,7 @@ BENCHMARKS = {
     "fidelity": "isaacgymenvs.bench.fidelity",
     "env": "isaacgymenvs.bench.env",
     "train": "isaacgymenvs.bench.train",
+    "learners": "isaacgymenvs.bench.learners",
 }
 
 

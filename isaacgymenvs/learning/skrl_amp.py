@@ -44,7 +44,7 @@ except ImportError as error:  # skrl missing, or a 1.x release with another layo
     ) from None
 
 from isaacgymenvs.learning.amp_config import AMPConfig, check_train_params
-from isaacgymenvs.learning.common_agent import CheckpointError, atomic_torch_save
+from isaacgymenvs.learning.common_agent import CheckpointError, atomic_torch_save, read_checkpoint_file
 from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP
 
 SKRL_VERSION = skrl.__version__
@@ -228,7 +228,8 @@ class ReportingAMP(AMP):
         samples = self.cfg.rollouts * self.memory.num_envs
         lengths = self.tracking_data.get("Episode / Total timesteps (mean)")
         length = f"{lengths[-1]:.1f}" if lengths else "n/a"
-        disc_loss = self.tracking_data["Loss / Discriminator loss"][-1]
+        # skrl logs the loss times discriminator_loss_scale (disc_coef); report it unscaled, as rl_games logs it
+        disc_loss = self.tracking_data["Loss / Discriminator loss"][-1] / (self.cfg.discriminator_loss_scale or 1.0)
         frames = (timestep + 1) * self.memory.num_envs
         self.history.append(
             {"frames": frames, "disc_loss": disc_loss, "episode_length": lengths[-1] if lengths else float("nan")}
@@ -315,13 +316,7 @@ def save(agent: AMP, path: str | Path) -> None:
 def load(agent: AMP, path: str | Path) -> None:
     """Restore :func:`save`'s (or skrl's own) checkpoint; :class:`CheckpointError` in one line when the file is
     missing, unreadable or not a skrl AMP checkpoint (e.g. an rl_games one)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # any unreadable file gets the same one-line answer
-        raise CheckpointError(f"checkpoint {path} cannot be read ({type(error).__name__})") from None
+    state = read_checkpoint_file(path)
     if not isinstance(state, dict) or not {"policy", "value", "discriminator"} <= set(state):
         raise CheckpointError(
             f"checkpoint {path} is not a skrl AMP checkpoint (an rl_games one plays with launch.py test=True)"
