@@ -20,10 +20,8 @@ episodes that finished since its previous log entry (one rollout); both are mean
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -31,10 +29,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from isaacgymenvs.bench.runs import LAUNCHER_PROGRESS, PROJECT_ROOT, run_streaming
 from isaacgymenvs.bench.timing import machine_description
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-_OURS = re.compile(r"^epoch (\d+)/\d+ \| frames (\d+) \| (\d+) samples/s .*\| episode length ([\d.]+|n/a)")
 _SKRL = re.compile(
     r"^update (\d+)/\d+ \| frames (\d+) \| (\d+) samples/s \| episode length ([\d.]+|n/a) \| disc loss ([-\d.e+]+)"
 )
@@ -51,29 +48,8 @@ class Curve(NamedTuple):
     disc_loss: np.ndarray
 
 
-def _stream(command: list[str], folder: str, label: str, every: int) -> list[str]:
-    """Run ``command`` in ``folder``, echoing every ``every``-th progress line; its stdout lines. A failure raises with
-    the last line of its error output."""
-    lines = []
-    environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    with subprocess.Popen(
-        command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
-    ) as process:
-        assert process.stdout is not None and process.stderr is not None
-        for line in process.stdout:
-            lines.append(line.rstrip("\n"))
-            match = re.match(r"^(?:epoch|update) (\d+)/", line)
-            if match and int(match.group(1)) % every == 0:
-                print(f"  {label}: {line.rstrip()}", flush=True)
-        errors = process.stderr.read()
-    if process.returncode != 0:
-        last = errors.strip().splitlines()[-1:] or ["(no error output)"]
-        raise RuntimeError(f"{label} failed with exit status {process.returncode}: {last[0]}")
-    return lines
-
-
-def _length(text: str) -> float:
-    return float("nan") if text == "n/a" else float(text)
+def _length(text: str | None) -> float:
+    return float("nan") if text in (None, "n/a") else float(text)
 
 
 def run_ours(overrides: list[str], epochs: int, folder: str, every: int) -> Curve:
@@ -88,15 +64,15 @@ def run_ours(overrides: list[str], epochs: int, folder: str, every: int) -> Curv
         "train.params.config.save_frequency=0",
         *overrides,
     ]
-    rows = [m for m in map(_OURS.match, _stream(command, folder, "ours", every)) if m]
-    frames = np.array([int(m.group(2)) for m in rows], dtype=np.float64)
+    rows = [m for m in map(LAUNCHER_PROGRESS.match, run_streaming(command, folder, "ours", every)) if m]
+    frames = np.array([int(m["frames"]) for m in rows], dtype=np.float64)
     steps, losses = read_scalars(Path(folder) / "runs" / "ours")["losses/disc_loss"]
     disc_loss = np.interp(frames, steps, losses)  # logged once per epoch at the same frame counts
     return Curve(
         "ours (rl_games AMPAgent)",
         frames,
-        np.array([float(m.group(3)) for m in rows]),
-        np.array([_length(m.group(4)) for m in rows]),
+        np.array([float(m["total"]) for m in rows]),
+        np.array([_length(m["length"]) for m in rows]),
         disc_loss,
     )
 
@@ -111,7 +87,7 @@ def run_skrl(overrides: list[str], epochs: int, folder: str, every: int) -> Curv
         "train.params.config.save_frequency=0",
         *overrides,
     ]
-    rows = [m for m in map(_SKRL.match, _stream(command, folder, "skrl", every)) if m]
+    rows = [m for m in map(_SKRL.match, run_streaming(command, folder, "skrl", every)) if m]
     return Curve(
         "skrl 2.1 AMP",
         np.array([int(m.group(2)) for m in rows], dtype=np.float64),

@@ -14,25 +14,38 @@ progress lines count the samples of every rank.
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
-from pathlib import Path
 from typing import NamedTuple
 
+from isaacgymenvs.bench.runs import LAUNCHER_PROGRESS, PROJECT_ROOT, run_streaming
 from isaacgymenvs.bench.timing import machine_description
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-_PROGRESS = re.compile(r"^epoch (\d+)/\d+ \| frames \d+ \| (\d+) samples/s \(env (\d+)/s\)")
 
 
 class Configuration(NamedTuple):
     label: str
     overrides: list[str]
     processes: int = 1  # torchrun ranks on this machine
+
+
+def _sweep_point(
+    envs: int, horizon: int, minibatch: int, amp_minibatch: int, mini_epochs: int, units: str
+) -> Configuration:
+    """One CPU-sweep configuration: environments, rollout length, policy and discriminator minibatches, mini-epochs
+    and the hidden units of all three networks."""
+    return Configuration(
+        f"{envs} envs, h{horizon}, mb{minibatch}/{amp_minibatch}, {units}, {mini_epochs} mini-epochs",
+        [
+            f"num_envs={envs}",
+            f"train.params.config.horizon_length={horizon}",
+            f"train.params.config.minibatch_size={minibatch}",
+            f"train.params.config.amp_minibatch_size={amp_minibatch}",
+            f"train.params.config.mini_epochs={mini_epochs}",
+            f"train.params.network.mlp.units={units}",
+            f"train.params.network.disc.units={units}",
+        ],
+    )
 
 
 PRESETS: dict[str, list[Configuration]] = {
@@ -43,66 +56,14 @@ PRESETS: dict[str, list[Configuration]] = {
         Configuration("2 ranks x 512 envs", [], processes=2),
     ],
     "cpu-sweep": [
-        Configuration(
-            "256 envs, h32, mb2048, [1024,512], 6 mini-epochs",
-            [
-                "num_envs=256",
-                "train.params.config.horizon_length=32",
-                "train.params.config.minibatch_size=2048",
-                "train.params.config.amp_minibatch_size=512",
-                "train.params.config.mini_epochs=6",
-                "train.params.network.mlp.units=[1024,512]",
-                "train.params.network.disc.units=[1024,512]",
-            ],
-        ),
-        Configuration(
-            "256 envs, h32, mb2048, [512,256], 6 mini-epochs",
-            [
-                "num_envs=256",
-                "train.params.config.horizon_length=32",
-                "train.params.config.minibatch_size=2048",
-                "train.params.config.amp_minibatch_size=512",
-                "train.params.config.mini_epochs=6",
-                "train.params.network.mlp.units=[512,256]",
-                "train.params.network.disc.units=[512,256]",
-            ],
-        ),
-        Configuration(
-            "256 envs, h32, mb2048, [512,256], 4 mini-epochs",
-            [
-                "num_envs=256",
-                "train.params.config.horizon_length=32",
-                "train.params.config.minibatch_size=2048",
-                "train.params.config.amp_minibatch_size=512",
-                "train.params.config.mini_epochs=4",
-                "train.params.network.mlp.units=[512,256]",
-                "train.params.network.disc.units=[512,256]",
-            ],
-        ),
-        Configuration(
-            "512 envs, h16, mb2048, [512,256], 4 mini-epochs",
-            [
-                "num_envs=512",
-                "train.params.config.horizon_length=16",
-                "train.params.config.minibatch_size=2048",
-                "train.params.config.amp_minibatch_size=512",
-                "train.params.config.mini_epochs=4",
-                "train.params.network.mlp.units=[512,256]",
-                "train.params.network.disc.units=[512,256]",
-            ],
-        ),
-        Configuration(
-            "256 envs, h32, mb4096, [512,256], 4 mini-epochs",
-            [
-                "num_envs=256",
-                "train.params.config.horizon_length=32",
-                "train.params.config.minibatch_size=4096",
-                "train.params.config.amp_minibatch_size=1024",
-                "train.params.config.mini_epochs=4",
-                "train.params.network.mlp.units=[512,256]",
-                "train.params.network.disc.units=[512,256]",
-            ],
-        ),
+        _sweep_point(256, 32, 2048, 512, 6, "[1024,512]"),
+        _sweep_point(256, 32, 2048, 512, 6, "[512,256]"),
+        _sweep_point(256, 32, 2048, 512, 4, "[512,256]"),
+        _sweep_point(512, 16, 2048, 512, 4, "[512,256]"),
+        _sweep_point(256, 32, 4096, 1024, 4, "[512,256]"),
+        _sweep_point(512, 16, 2048, 512, 6, "[512,256]"),
+        _sweep_point(512, 32, 4096, 512, 4, "[512,256]"),  # the CPU default
+        _sweep_point(1024, 16, 4096, 512, 4, "[512,256]"),
     ],
 }
 
@@ -124,13 +85,9 @@ def measure(overrides: list[str], epochs: int, processes: int = 1) -> dict[str, 
             "train.params.config.save_frequency=0",
             *overrides,
         ]
-        result = subprocess.run(
-            command, cwd=folder, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-        )
-    if result.returncode != 0:
-        raise RuntimeError(f"training failed: {result.stderr.strip().splitlines()[-1:]}")
-    rows = [_PROGRESS.match(line) for line in result.stdout.splitlines()]
-    rows = [(int(m.group(1)), int(m.group(2)), int(m.group(3))) for m in rows if m]
+        lines = run_streaming(command, folder, "launch.py")
+    rows = [m for m in map(LAUNCHER_PROGRESS.match, lines) if m]
+    rows = [(int(m["epoch"]), int(m["total"]), int(m["env"])) for m in rows]
     later = [row for row in rows if row[0] > 1] or rows
     return {
         "total": statistics.median(row[1] for row in later),
@@ -147,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     print(machine_description())
     print(f"median over epochs 2..{args.epochs} of samples/s (total, and inside env.step)")
-    print(f"{'configuration':<52} {'total/s':>8} {'env/s':>8}")
+    print(f"{'configuration':<54} {'total/s':>8} {'env/s':>8}")
     for configuration in PRESETS[args.preset]:
         row = measure([*configuration.overrides, *args.overrides], args.epochs, configuration.processes)
-        print(f"{configuration.label:<52} {row['total']:>8.0f} {row['env']:>8.0f}", flush=True)
+        print(f"{configuration.label:<54} {row['total']:>8.0f} {row['env']:>8.0f}", flush=True)

@@ -1,0 +1,38 @@
+"""The training benchmark end to end at a tiny size: it runs the real launcher, echoes its progress and reports the
+medians parsed from the progress lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import SMALL_RUN, run_python
+
+from isaacgymenvs.bench.runs import LAUNCHER_PROGRESS
+
+pytestmark = pytest.mark.sim
+
+
+def test_progress_pattern_reads_lines_with_and_without_episodes() -> None:
+    line = "epoch 3/10 | frames 49152 | 2572 samples/s (env 15282/s) | episode length 8.0 | disc reward 0.696"
+    match = LAUNCHER_PROGRESS.match(line)
+    assert match is not None
+    assert (match["epoch"], match["frames"], match["total"], match["env"], match["length"]) == (
+        "3",
+        "49152",
+        "2572",
+        "15282",
+        "8.0",
+    )
+    early = LAUNCHER_PROGRESS.match("epoch 1/10 | frames 128 | 900 samples/s (env 4000/s) | disc reward 4.0")
+    assert early is not None and early["length"] is None
+
+
+def test_train_benchmark_reports_medians(tmp_path: Path) -> None:
+    result = run_python(["-m", "isaacgymenvs.bench", "train", "--epochs", "3", *SMALL_RUN[1:]], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "  launch.py: epoch 3/3 |" in result.stdout  # progress echoed while it runs
+    row = result.stdout.strip().splitlines()[-1]
+    assert row.startswith("default config"), result.stdout
+    total, env = (float(value) for value in row.split()[-2:])
+    assert 0 < total < env  # the end-to-end rate includes the environment's time and more
