@@ -3,6 +3,7 @@ forces, unstable environments, and clear errors for unusable models."""
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import torch
 
 from isaacgymenvs.motion.skeleton import AMP_BODY_NAMES, AMP_HUMANOID, AMP_JOINT_LAYOUT
+from isaacgymenvs.physics import mujoco_log
 from isaacgymenvs.physics.backend import BackendConfig
 from isaacgymenvs.physics.mujoco_backend import ModelError, MuJoCoBackend
 from isaacgymenvs.utils import rotations as rot
@@ -149,6 +151,22 @@ def test_unstable_environment_is_detected_and_parked() -> None:
     assert unstable.tolist() == [False, False, True, True]
     backend.refresh()
     assert torch.isfinite(backend.root_states).all() and torch.isfinite(backend.dof_vel).all()
+
+
+def test_unstable_simulation_writes_no_mujoco_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    # MuJoCo's default handler appends its warnings to MUJOCO_LOG.TXT in the working directory.
+    monkeypatch.chdir(tmp_path)
+    caplog.set_level(logging.DEBUG, logger=mujoco_log.LOGGER.name)
+    backend = _backend(4, num_threads=2)
+    warnings_before = mujoco_log.warning_count()
+    backend.set_state(torch.arange(4), *_standing_state(4))
+    backend.set_dof_position_targets(torch.zeros(4, 28))
+    backend._qvel[1, 12] = 1e12  # MuJoCo warns "huge value in QVEL" and resets the simulation
+    backend._qvel[2, :] = np.nan
+    assert backend.simulate(4).tolist() == [False, True, True, False]
+    assert mujoco_log.warning_count() == warnings_before + 2
+    assert sum("The simulation is unstable" in record.getMessage() for record in caplog.records) == 2
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_model_errors(tmp_path: Path) -> None:

@@ -17,8 +17,9 @@ derived quantities at the new state; contact forces are those of the last physic
 write). Body velocities, which the task does not use, run MuJoCo's velocity stage only when read.
 
 An environment counts as unstable after a step when its state holds NaN/inf or an absurd velocity, or when MuJoCo
-reset it on its own (it does so, and writes a warning to ``MUJOCO_LOG.TXT``, when accelerations blow up): its time then
-falls behind the others'. The task resets such environments and counts them.
+reset it on its own (it does so, with a warning, when accelerations blow up): its time then falls behind the others'.
+The task resets such environments and counts them. MuJoCo's warnings go to Python logging, not to ``MUJOCO_LOG.TXT``
+in the working directory (:mod:`isaacgymenvs.physics.mujoco_log`, installed when a backend is built).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from mujoco.batch import Batch, SimulationError
 from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, JointLayout
 from isaacgymenvs.physics.backend import BackendConfig, PhysicsBackend
 from isaacgymenvs.physics.joint_mapping import HingeJointMap
+from isaacgymenvs.physics.mujoco_log import install_warning_handler
 from isaacgymenvs.utils import rotations as rot
 from isaacgymenvs.utils.kernels import Kernel
 
@@ -70,6 +72,7 @@ class MuJoCoBackend(PhysicsBackend):
     def __init__(self, config: BackendConfig, layout: JointLayout = AMP_JOINT_LAYOUT) -> None:
         if config.num_envs <= 0:
             raise ValueError(f"num_envs must be a positive integer, got {config.num_envs}")
+        install_warning_handler()
         self.num_envs = config.num_envs
         self.model_file = str(config.model_file)
         self.device = torch.device(config.device)
