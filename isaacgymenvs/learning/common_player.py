@@ -1,5 +1,6 @@
 """``CommonPlayer``: plays a trained policy (``test=True``), resetting finished environments every step, until
-``games_num`` episodes have ended, printing each batch of finished episodes and the averages at the end."""
+``games_num`` episodes have ended, printing the running means every ``print_interval`` episodes and the averages at the
+end (``av reward: ... av steps: ...``, a line that tests and tools parse)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from rl_games.algos_torch import players
 from rl_games.common.player import BasePlayer
 
 from isaacgymenvs.learning.common_agent import check_checkpoint_fits, load_checkpoint
+from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError
+
+# Finished episodes between two progress lines when train.params.config.player.print_interval is not set.
+DEFAULT_PRINT_INTERVAL = 100
 
 
 class CommonPlayer(players.PpoPlayerContinuous):
@@ -29,6 +34,7 @@ class CommonPlayer(players.PpoPlayerContinuous):
         self.model.eval()
         self.is_rnn = self.model.is_rnn()
         self.episode_lengths: list[float] = []
+        self.print_interval = _print_interval(self.player_config.get("print_interval", DEFAULT_PRINT_INTERVAL))
 
     def _build_net_config(self) -> dict[str, Any]:
         return {
@@ -71,17 +77,15 @@ class CommonPlayer(players.PpoPlayerContinuous):
             episode_steps += 1
             done_indices = dones.nonzero(as_tuple=False).flatten()
             if len(done_indices) > 0:
+                reports_before = games_played // self.print_interval
                 games_played += len(done_indices)
-                finished_rewards = episode_rewards[done_indices].sum().item()
-                finished_steps = episode_steps[done_indices].sum().item()
-                sum_rewards += finished_rewards
-                sum_steps += finished_steps
+                sum_rewards += episode_rewards[done_indices].sum().item()
+                sum_steps += episode_steps[done_indices].sum().item()
                 self.episode_lengths.extend(episode_steps[done_indices].tolist())
-                if self.print_stats:
-                    print(
-                        f"reward: {finished_rewards / len(done_indices):.2f} "
-                        f"steps: {finished_steps / len(done_indices):.1f}"
-                    )
+                # A progress line each time another print_interval episodes have ended (the last one is the summary).
+                interval_ended = games_played // self.print_interval > reports_before
+                if self.print_stats and interval_ended and games_played < self.games_num:
+                    print(_progress_line(games_played, self.games_num, sum_rewards, sum_steps))
                 not_done = 1.0 - dones.float()
                 episode_rewards *= not_done
                 episode_steps *= not_done
@@ -94,3 +98,20 @@ class CommonPlayer(players.PpoPlayerContinuous):
             f"av reward: {sum_rewards / games_played:.2f} av steps: {sum_steps / games_played:.1f} "
             f"({games_played} episodes)"
         )
+
+
+def _print_interval(value: Any) -> int:
+    """``player.print_interval``: finished episodes between two progress lines (a positive integer)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"train.params.config.player.print_interval must be an integer >= 1, got {value!r}")
+    return value
+
+
+def _progress_line(games_played: int, games_num: int, sum_rewards: float, sum_steps: float) -> str:
+    """``episodes 100/2000: mean reward 12.34, mean episode length 287.5 steps`` (means over the episodes so far)."""
+    # rl_games' default games_num (1e9) means "until max_steps": no total worth showing.
+    total = f"/{games_num}" if games_num < 1_000_000_000 else ""
+    return (
+        f"episodes {games_played}{total}: mean reward {sum_rewards / games_played:.2f}, "
+        f"mean episode length {sum_steps / games_played:.1f} steps"
+    )
