@@ -21,7 +21,7 @@ from typing import Any
 
 def main(argv: list[str] | None = None) -> int:
     from isaacgymenvs.launcher import RUNS_DIR, UsageError, _resolve, compose
-    from isaacgymenvs.learning.common_agent import CheckpointError
+    from isaacgymenvs.learning.checkpoints import CheckpointError
     from isaacgymenvs.motion.motion import MotionFileError
     from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError
 
@@ -53,7 +53,9 @@ def _run(config: dict[str, Any], skrl_amp: Any, runs_dir: str) -> int:
 
     params = config["train"]["params"]
     num_envs = config["task"]["env"]["numEnvs"]
-    check_train_params(params, num_envs, training=not config["test"])
+    _, notes = check_train_params(params, num_envs, training=not config["test"])
+    for note in notes:
+        print(f"note: {note}")
     if config["test"] and not config["checkpoint"]:
         raise ConfigError("test=True needs checkpoint=<a skrl checkpoint>")
     set_seed(config["seed"], config["torch_deterministic"])

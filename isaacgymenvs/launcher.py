@@ -8,13 +8,17 @@ The command line is Hydra's override syntax with the original's keys (``cfg/conf
 can make on it -- an unknown task or train config, a value of the wrong type, a missing motion or checkpoint file, a
 checkpoint trained for other sizes -- ends the run with one line saying what is wrong and a non-zero exit status.
 
-Outputs of a training run go to ``runs/<experiment>/``: ``nn/`` checkpoints (every ``save_frequency`` epochs and at
-the end), ``summaries/`` TensorBoard events and ``config.yaml``, the resolved config.
+Outputs of a training run go to ``runs/<experiment>/``: ``nn/`` checkpoints (:mod:`isaacgymenvs.learning.checkpoints`),
+``summaries/`` TensorBoard events, ``config.yaml`` (the resolved config) and ``rl_games.log`` (rl_games' own messages,
+kept off the console). Ctrl-C or SIGTERM saves a checkpoint, then stops with a line saying how to resume; resuming and
+playing take the run's settings from its ``config.yaml`` (:mod:`isaacgymenvs.resume`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import os
 import sys
 from datetime import datetime
@@ -24,11 +28,35 @@ from typing import Any
 import isaacgymenvs
 from isaacgymenvs.learning.distributed import LaunchError, init_distributed
 from isaacgymenvs.motion.motion import MotionFileError
-from isaacgymenvs.physics.mujoco_backend import ModelError
+from isaacgymenvs.physics.mujoco_backend import ModelError, default_thread_count
+from isaacgymenvs.resume import apply_saved_config, override_keys, resume_target, saved_run_config
 from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError, HumanoidAMPConfig
 
 USAGE = __doc__.split("\n\n")[1]
 RUNS_DIR = "runs"
+# The keys a newcomer needs, in `--help` with the values they resolve to on this machine (README has the same table).
+HELP_KEYS = (
+    ("task", "task", "HumanoidAMP or HumanoidAMPHands (cfg/task/)"),
+    ("train", None, "train config: HumanoidAMPPPO, or HumanoidAMPPPOLowGP for flips and cartwheels (cfg/train/)"),
+    ("num_envs", "task.env.numEnvs", "environments (4096 with CUDA, 512 on a CPU)"),
+    ("max_iterations", "train.params.config.max_epochs", "epochs to train"),
+    ("experiment", "experiment", "run folder name under runs/ ('' = <name>_<date_time>, or the checkpoint's run)"),
+    ("task.env.motion_file", "task.env.motion_file", "motion clip: a file, a .yaml list or a built-in clip name"),
+    ("test", "test", "play the checkpoint instead of training"),
+    ("checkpoint", "checkpoint", "checkpoint to play, or to resume training from"),
+    ("seed", "seed", "random seed (-1: random)"),
+    ("num_threads", "num_threads", "CPU threads for the simulation and for torch (0: every core)"),
+    ("rl_device", "rl_device", "the learner's device"),
+    ("capture_video", "capture_video", "write mp4 videos into the run folder"),
+    ("train.params.config.save_frequency", "train.params.config.save_frequency", "epochs between checkpoints"),
+    (
+        "train.params.config.save_interval_minutes",
+        "train.params.config.save_interval_minutes",
+        "minutes between saves of <name>_last.pth",
+    ),
+    ("train.params.config.reward_combine", "train.params.config.reward_combine", "add (original) or mul"),
+    ("train.params.config.disc_reward_type", "train.params.config.disc_reward_type", "log (original) or least_squares"),
+)
 
 
 class UsageError(ValueError):
@@ -55,12 +83,29 @@ def compose(overrides: list[str]) -> Any:
 
     _check_groups(overrides)
     try:
-        return isaacgymenvs.compose_config(overrides)
+        cfg = isaacgymenvs.compose_config(overrides)
     except (HydraException, OmegaConfBaseException) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if first_line.startswith("Could not override"):
             first_line += " (no such key in the config; to add one, write ++key=value)"
         raise UsageError(first_line) from None
+    _take_run_settings(cfg, overrides)
+    return cfg
+
+
+def _take_run_settings(cfg: Any, overrides: list[str]) -> None:
+    """With ``checkpoint=``: the settings of the run that wrote it, where the command line gives none
+    (:mod:`isaacgymenvs.resume`), each note printed in one line."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        checkpoint, playing = cfg.checkpoint, bool(cfg.test)
+    except OmegaConfBaseException:
+        return  # a bad value there is reported, in one line, when the config is resolved
+    saved = saved_run_config(checkpoint) if checkpoint else None
+    if saved is not None:
+        for note in apply_saved_config(cfg, overrides, saved, playing):
+            print(f"note: {note}", flush=True)
 
 
 def _resolve(cfg: Any) -> dict[str, Any]:
@@ -74,27 +119,37 @@ def _resolve(cfg: Any) -> dict[str, Any]:
         raise UsageError(str(error).strip().splitlines()[0]) from None
 
 
-def _experiment_name(config: dict[str, Any], rank_info: Any) -> str:
-    """The run folder's name: ``experiment=`` when given, else the train config's name and the start time."""
-    name = (
-        config["experiment"]
-        or f"{config['train']['params']['config']['name']}_{datetime.now().strftime('%Y-%m-%d_%H-%M-%S')}"
-    )
+def _experiment_name(config: dict[str, Any], rank_info: Any, checkpoint: str) -> tuple[str, str]:
+    """The run folder's name and the checkpoints' file name: when resuming, the checkpoint's run (or a new folder
+    beside it when that holds something newer, :func:`~isaacgymenvs.resume.resume_target`); else ``experiment=``
+    when given, else the train config's name and the start time."""
+    target = resume_target(checkpoint, config["experiment"], RUNS_DIR) if checkpoint else None
+    if target is not None:
+        if target.note and (rank_info is None or rank_info.rank == 0):
+            print(f"note: {target.note}", flush=True)
+        name, file_name = target.experiment, target.checkpoint_name
+    else:
+        file_name = config["train"]["params"]["config"]["name"]
+        name = config["experiment"] or f"{file_name}_{datetime.now().strftime('%Y-%m-%d_%H-%M-%S')}"
     if rank_info is not None:  # every rank writes (or not) into rank 0's folder name
         import torch.distributed as dist
 
-        names = [name]
+        names = [name, file_name]
         dist.broadcast_object_list(names, 0)
-        name = names[0]
-    return name
+        name, file_name = names
+    return name, file_name
 
 
-def run(cfg: Any) -> int:
-    """Train or play with the composed config ``cfg``."""
+def run(cfg: Any, algo_observer: Any = None) -> int:
+    """Train or play with the composed config ``cfg``.
+
+    ``algo_observer`` replaces the default :class:`~isaacgymenvs.utils.rlgames_utils.RLGPUAlgoObserver` (benchmarks
+    pass a subclass of it to act between epochs, e.g. to evaluate the policy).
+    """
     from rl_games.torch_runner import Runner
 
     from isaacgymenvs.learning.amp_config import check_train_params
-    from isaacgymenvs.learning.common_agent import load_checkpoint
+    from isaacgymenvs.learning.checkpoints import load_checkpoint
     from isaacgymenvs.learning.registry import register_amp
     from isaacgymenvs.utils.rlgames_utils import RLGPUAlgoObserver, get_rlgames_env_creator, register_rlgpu_env
     from isaacgymenvs.utils.utils import flush_denormals, set_seed
@@ -106,7 +161,11 @@ def run(cfg: Any) -> int:
     HumanoidAMPConfig.from_cfg(task_config)  # fail early, in one line, on a bad task value
     num_envs = task_config["env"]["numEnvs"]
     train_params = config["train"]["params"]
-    check_train_params(train_params, num_envs, training=not config["test"])
+    _, notes = check_train_params(train_params, num_envs, training=not config["test"])
+    for note in notes if rank == 0 else []:
+        print(f"note: {note}", flush=True)
+    # The rollout (MuJoCo's pool) and the update (torch) take turns, so each may use every core given to this process.
+    train_params.setdefault("torch_threads", config["num_threads"] or default_thread_count())
     rl_device = config["rl_device"]
     if rank_info is not None and rank_info.backend == "nccl":
         rl_device = f"cuda:{rank_info.local_rank}"
@@ -119,7 +178,7 @@ def run(cfg: Any) -> int:
     config["seed"] = set_seed(config["seed"], config["torch_deterministic"], rank) - rank  # rl_games adds the rank
     flush_denormals()
 
-    experiment = _experiment_name(config, rank_info) if not config["test"] else None
+    experiment, file_name = (None, None) if config["test"] else _experiment_name(config, rank_info, checkpoint)
     recorders: list[Any] = []
     hook = _recording_hook(config, task_config, experiment, checkpoint, recorders) if rank == 0 else None
     env_creator = get_rlgames_env_creator(
@@ -144,24 +203,47 @@ def run(cfg: Any) -> int:
     train_params["seed"] = config["seed"]
     if experiment is not None:
         agent_config["full_experiment_name"] = experiment
+        agent_config["name"] = file_name
         # Written by the agent into its run folder once the task and the agent exist (nothing is written before).
         agent_config["resolved_config"] = copy.deepcopy(config)
-    runner = Runner(algo_observer=RLGPUAlgoObserver())
+    runner = Runner(algo_observer=algo_observer if algo_observer is not None else RLGPUAlgoObserver())
     register_amp(runner)
-    runner.load({"params": train_params})
+    chatter = io.StringIO()  # rl_games' own prints: kept off the console, saved in the run folder
+    sigma = config["sigma"] if config["sigma"] != "" else None
     try:
-        runner.run(
-            {
-                "train": not config["test"],
-                "play": bool(config["test"]),
-                "checkpoint": checkpoint,
-                "sigma": config["sigma"] if config["sigma"] != "" else None,
-            }
-        )
+        with contextlib.redirect_stdout(chatter):
+            runner.load({"params": train_params})
+        if config["test"]:
+            with contextlib.redirect_stdout(chatter):
+                player = runner.create_player()
+            _restore(player, checkpoint, sigma)
+            player.run()
+        else:
+            with contextlib.redirect_stdout(chatter):
+                agent = runner.algo_factory.create(runner.algo_name, base_name="run", params=runner.params)
+            if rank == 0:
+                (Path(agent.experiment_dir) / "rl_games.log").write_text(chatter.getvalue(), encoding="utf-8")
+                print(f"run folder: {agent.experiment_dir}", flush=True)
+            _restore(agent, checkpoint, sigma)
+            agent.train()
     finally:
         for recorder in recorders:
             recorder.close()
     return 0
+
+
+def _restore(agent: Any, checkpoint: str, sigma: float | None) -> None:
+    """Load ``checkpoint`` (if any) into an agent or player, then set a fixed exploration ``sigma`` (if given)."""
+    if checkpoint:
+        agent.restore(checkpoint)
+    network = agent.model.a2c_network
+    if sigma is not None and getattr(network, "fixed_sigma", False):
+        import torch
+
+        with torch.no_grad():
+            network.sigma.fill_(float(sigma))
+    elif sigma is not None:
+        print("note: sigma= is ignored: the policy learns its own sigma (fixed_sigma: False)", flush=True)
 
 
 def _recording_hook(
@@ -202,28 +284,70 @@ def _positive(value: Any, key: str) -> int:
 
 
 def _output_dir(experiment: str | None, checkpoint: str, config: dict[str, Any]) -> Path:
-    """Where videos and motion files go: the training run's folder; when testing, the checkpoint's run folder (or
-    ``runs/<experiment>`` / ``runs/test_<date_time>``)."""
+    """Where videos and motion files go: the training run's folder; when testing, a new ``test_<date_time>`` folder
+    in ``runs/<experiment>`` or else in the checkpoint's run folder (else in ``runs/``), so that no test run
+    overwrites another's files."""
     if experiment is not None:
         return Path(RUNS_DIR) / experiment
+    base = Path(RUNS_DIR)
     if config["experiment"]:
-        return Path(RUNS_DIR) / config["experiment"]
-    if checkpoint and Path(checkpoint).parent.name == "nn":
-        return Path(checkpoint).parent.parent
-    return Path(RUNS_DIR) / f"test_{datetime.now().strftime('%Y-%m-%d_%H-%M-%S')}"
+        base = Path(RUNS_DIR) / config["experiment"]
+    elif checkpoint and Path(checkpoint).parent.name == "nn":
+        base = Path(checkpoint).parent.parent
+    stamp = f"test_{datetime.now().strftime('%Y-%m-%d_%H-%M-%S')}"
+    folder, count = base / stamp, 2
+    while folder.exists():
+        folder, count = base / f"{stamp}_{count}", count + 1
+    return folder
+
+
+def _stop_message(stop: Any, overrides: list[str]) -> str:
+    """One line for a run stopped by a signal: what was saved and the command that resumes it."""
+    if stop.checkpoint is None:
+        return f"{stop}: no epoch had finished since the start, nothing was saved"
+    task = override_keys(overrides).get("task", "HumanoidAMP")
+    return f"{stop}; saved {stop.checkpoint}; resume with: python launch.py task={task} checkpoint={stop.checkpoint}"
+
+
+def help_text() -> str:
+    """``--help``: usage, then the main keys with the defaults they resolve to here."""
+    from omegaconf import OmegaConf
+
+    cfg = compose([])
+    rows = []
+    for key, path, meaning in HELP_KEYS:
+        value = "HumanoidAMPPPO" if path is None else OmegaConf.select(cfg, path)
+        value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+        rows.append(f"  {key + '=' + str(value):<48} {meaning}")
+    return (
+        "usage: python launch.py [key=value ...]   (Hydra overrides; the original IsaacGymEnvs keys)\n\n"
+        + USAGE
+        + "\n\nmain keys, with their values here:\n"
+        + "\n".join(rows)
+        + "\n\nEvery key: cfg/config.yaml, cfg/task/*.yaml, cfg/train/*.yaml (docs/training.md explains them)."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``launch.py``; returns the exit status."""
-    from isaacgymenvs.learning.common_agent import CheckpointError
+    from isaacgymenvs.learning.checkpoints import CheckpointError
+    from isaacgymenvs.learning.common_agent import TrainingInterrupted
 
     overrides = list(sys.argv[1:] if argv is None else argv)
     if any(argument in ("-h", "--help") for argument in overrides):
-        print(USAGE)
-        print("\nKeys: see cfg/config.yaml, cfg/task/*.yaml, cfg/train/*.yaml; docs/training.md explains them.")
+        print(help_text())
         return 0
+    if override_keys(overrides).get("headless", "").lower() == "false":
+        print(
+            "note: headless=False: there is no live viewer window on MuJoCo, so this runs headless "
+            "(capture_video=True records videos; docs/watching.md)",
+            flush=True,
+        )
     try:
         return run(compose(overrides))
+    except TrainingInterrupted as stop:
+        print(_stop_message(stop, overrides), file=sys.stderr)
+        return 128 + stop.signal_number
     except (
         UsageError,
         ConfigError,

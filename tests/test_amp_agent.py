@@ -12,7 +12,7 @@ import torch
 from gymnasium import spaces
 from rl_games.torch_runner import Runner
 
-from isaacgymenvs.learning.common_agent import CheckpointError, load_checkpoint
+from isaacgymenvs.learning.checkpoints import CheckpointError, load_checkpoint
 from isaacgymenvs.learning.registry import register_amp
 from isaacgymenvs.utils.rlgames_utils import RLGPUAlgoObserver, register_rlgpu_env
 

@@ -12,7 +12,7 @@ import torch
 from conftest import SMALL_RUN, run_python
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from isaacgymenvs.learning.common_agent import atomic_torch_save
+from isaacgymenvs.learning.checkpoints import atomic_torch_save
 
 pytestmark = pytest.mark.sim
 
@@ -38,8 +38,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_training_writes_checkpoints_summaries_and_config(trained: Path) -> None:
     run = trained / "runs" / "smoke"
+    # The final checkpoint supersedes smoke_last.pth, which is removed at the end.
     assert sorted(p.name for p in (run / "nn").iterdir()) == ["smoke.pth", "smoke_2.pth", "smoke_4.pth"]
     assert (run / "config.yaml").read_text().startswith("task:")
+    # rl_games' own messages go to the run folder, not the console.
+    assert "build mlp" in (run / "rl_games.log").read_text()
     events = EventAccumulator(str(run / "summaries"))
     events.Reload()
     tags = set(events.Tags()["scalars"])
@@ -68,7 +71,9 @@ def test_training_writes_checkpoints_summaries_and_config(trained: Path) -> None
         384,
     ]  # epochs 2 and 4 (frames before the epoch)
     state = torch.load(run / "nn" / "smoke.pth", weights_only=True)
-    assert state["epoch"] == 4 and "amp_input_mean_std" in state
+    assert state["epoch"] == 4 and "amp_input_mean_std" in state and "amp_replay_buffer" in state
+    numbered = torch.load(run / "nn" / "smoke_2.pth", weights_only=True)
+    assert numbered["epoch"] == 2 and "amp_replay_buffer" not in numbered  # numbered checkpoints stay small
 
 
 def test_play_the_checkpoint(trained: Path) -> None:
@@ -79,6 +84,16 @@ def test_play_the_checkpoint(trained: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "av reward" in result.stdout and "av steps" in result.stdout
+    assert "build mlp" not in result.stdout and "self.seed" not in result.stdout  # rl_games' chatter stays off
+
+
+def test_play_takes_the_clip_and_sizes_from_the_run(trained: Path) -> None:
+    """Only checkpoint= given: the run's walk clip and [64, 32] networks are used, not the defaults."""
+    checkpoint = trained / "runs" / "smoke" / "nn" / "smoke.pth"
+    args = ["task=HumanoidAMP", "test=True", f"checkpoint={checkpoint}", "num_envs=4"]
+    result = _launch([*args, "++train.params.config.player.games_num=4"], trained)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "note: from the run's config.yaml: motion file humanoid3d_walk, policy units [64, 32]" in result.stdout
 
 
 def _scalars(run: Path, tag: str) -> list[float]:
@@ -105,6 +120,22 @@ def test_evaluate_the_checkpoint(trained: Path) -> None:
     assert "| metric | reference (resampled) | policy | zero action | random |" in result.stdout
     results = json.loads((trained / "eval.json").read_text())
     assert results["policy"]["episodes"] == 2 and 0.0 <= results["policy"]["fall_rate"] <= 1.0
+
+
+def test_resume_never_replaces_a_newer_checkpoint(trained: Path) -> None:
+    """Resuming epoch 2 of a run whose folder holds epoch 4 writes into a new folder; the newer files stay."""
+    run = trained / "runs" / "smoke"
+    before = {p.name: p.stat().st_mtime_ns for p in (run / "nn").iterdir()}
+    checkpoint = run / "nn" / "smoke_2.pth"
+    result = _launch(["task=HumanoidAMP", f"checkpoint={checkpoint}", "max_iterations=3", *SMOKE_EXTRAS], trained)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "runs/smoke holds a newer checkpoint (smoke" in result.stdout and "epoch 4) than epoch 2" in result.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in (run / "nn").iterdir()} == before
+    branch = trained / "runs" / "smoke_from2"
+    assert torch.load(branch / "nn" / "smoke.pth", weights_only=True)["epoch"] == 3
+    # The run's settings came along: the walk clip and 16 environments.
+    resolved = (branch / "config.yaml").read_text()
+    assert "motion_file: humanoid3d_walk" in resolved and "numEnvs: 16" in resolved
 
 
 def test_resume_continues_the_epoch_count(trained: Path) -> None:

@@ -81,7 +81,7 @@ def test_train_config_translates_to_skrl() -> None:
 
 def test_a_short_run_lowers_the_discriminator_loss_and_its_checkpoint_loads(tmp_path: Path) -> None:
     skrl_amp = _skrl_amp()
-    from isaacgymenvs.learning.common_agent import CheckpointError
+    from isaacgymenvs.learning.checkpoints import CheckpointError
     from isaacgymenvs.utils.utils import set_seed
 
     set_seed(0)

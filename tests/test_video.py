@@ -159,8 +159,22 @@ def test_test_run_exports_motion_per_episode(tmp_path: Path) -> None:
         tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    motions = sorted(p.name for p in (tmp_path / "runs" / "played" / "motions").iterdir())
+    (folder,) = (tmp_path / "runs" / "played").glob("test_*")  # a new folder for every test run
+    motions = sorted(p.name for p in (folder / "motions").iterdir())
     assert motions == ["test-000.bvh", "test-000.npy", "test-000.npz", "test-001.bvh", "test-001.npy", "test-001.npz"]
+    again = run_python(
+        [
+            str(PROJECT_ROOT / "launch.py"),
+            *SMALL,
+            "test=True",
+            "experiment=played",
+            "++train.params.config.player.games_num=1",
+            "export_motion_max=1",
+        ],
+        tmp_path,
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(list((tmp_path / "runs" / "played").glob("test_*"))) == 2  # the first run's files are kept
 
 
 @pytest.mark.parametrize("extension", [".npy", ".npz", ".bvh", ".txt", "rollout"])

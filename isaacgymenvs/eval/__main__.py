@@ -51,7 +51,7 @@ def _policy_from_checkpoint(config: dict[str, Any], task: Any, checkpoint: str) 
 def main(argv: list[str] | None = None) -> int:
     from isaacgymenvs.eval.evaluate import evaluate, markdown_table
     from isaacgymenvs.launcher import UsageError, _resolve, compose
-    from isaacgymenvs.learning.common_agent import CheckpointError, load_checkpoint
+    from isaacgymenvs.learning.checkpoints import CheckpointError, load_checkpoint
     from isaacgymenvs.motion.motion import MotionFileError
     from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError
     from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP

@@ -111,9 +111,13 @@ def _number(value: Any, key: str, minimum: float | None = None) -> float:
     return float(value)
 
 
-def check_train_params(params: Mapping[str, Any], num_envs: int, training: bool = True) -> AMPConfig:
-    """Check ``train.params`` for a run with ``num_envs`` environments; return its AMP part. The batch arithmetic is
-    only checked for ``training`` (a player does not batch).
+def check_train_params(params: Mapping[str, Any], num_envs: int, training: bool = True) -> tuple[AMPConfig, list[str]]:
+    """Check ``train.params`` for a run with ``num_envs`` environments; return its AMP part and notes on what was
+    adjusted. The batch arithmetic is only checked for ``training`` (a player does not batch).
+
+    A batch (``horizon_length x num_envs``) smaller than ``minibatch_size`` shrinks the minibatch to the batch, and a
+    discriminator minibatch larger than the policy's shrinks to it (small test runs then need only ``num_envs=``);
+    ``params`` is then updated in place, each change described by a note.
 
     Raises:
         ConfigError: a value of the wrong type or range, or sizes that do not divide (one line, naming the key).
@@ -122,8 +126,9 @@ def check_train_params(params: Mapping[str, Any], num_envs: int, training: bool 
     prefix = "train.params.config"
     for key in ("horizon_length", "minibatch_size", "mini_epochs"):
         _integer(config.get(key), f"{prefix}.{key}", minimum=1)
-    for key in ("save_frequency",):
+    for key in ("save_frequency", "keep_checkpoints", "keep_checkpoints_every"):
         _integer(config.get(key, 0), f"{prefix}.{key}", minimum=0)
+    _number(config.get("save_interval_minutes", 0), f"{prefix}.save_interval_minutes", minimum=0.0)
     max_epochs = config.get("max_epochs", -1)
     if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or (max_epochs < 1 and max_epochs != -1):
         raise ConfigError(f"{prefix}.max_epochs (max_iterations=) must be a positive integer, got {max_epochs!r}")
@@ -134,16 +139,24 @@ def check_train_params(params: Mapping[str, Any], num_envs: int, training: bool 
         raise ConfigError(f"seed must be an integer, got {seed!r}")
     amp = AMPConfig.from_config(config)
     if not training:
-        return amp
+        return amp, []
+    notes = []
     batch = config["horizon_length"] * num_envs
+    if batch < config["minibatch_size"]:
+        notes.append(
+            f"minibatch_size {config['minibatch_size']} -> {batch}: the batch is only horizon_length x num_envs "
+            f"= {config['horizon_length']} x {num_envs}"
+        )
+        config["minibatch_size"] = batch
     if batch % config["minibatch_size"] != 0:
         raise ConfigError(
             f"{prefix}.minibatch_size ({config['minibatch_size']}) must divide horizon_length x num_envs "
             f"({config['horizon_length']} x {num_envs} = {batch})"
         )
     if amp.amp_minibatch_size > config["minibatch_size"]:
-        raise ConfigError(
-            f"{prefix}.amp_minibatch_size ({amp.amp_minibatch_size}) must be at most minibatch_size "
-            f"({config['minibatch_size']})"
+        notes.append(
+            f"amp_minibatch_size {amp.amp_minibatch_size} -> {config['minibatch_size']}: at most the policy's minibatch"
         )
-    return amp
+        config["amp_minibatch_size"] = config["minibatch_size"]
+        amp = AMPConfig.from_config(config)
+    return amp, notes

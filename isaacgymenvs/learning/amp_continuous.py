@@ -259,11 +259,11 @@ class AMPAgent(CommonAgent):
         if self.amp.normalize_amp_input and "amp_input_mean_std" in weights:
             self._amp_input_mean_std.load_state_dict(weights["amp_input_mean_std"])
 
-    def get_full_state_weights(self) -> dict[str, Any]:
-        state = super().get_full_state_weights()
+    def get_full_state_weights(self, include_replay: bool = True) -> dict[str, Any]:
+        state = super().get_full_state_weights(include_replay)
         replay = self._amp_replay_buffer
         megabytes = len(replay) * math.prod(self._amp_observation_space.shape) * 4 / 2**20
-        if megabytes <= self.amp.checkpoint_replay_max_mb:
+        if include_replay and megabytes <= self.amp.checkpoint_replay_max_mb:
             state["amp_replay_buffer"] = replay.state_dict()
         return state
 
@@ -271,3 +271,9 @@ class AMPAgent(CommonAgent):
         super().set_full_state_weights(weights, set_epoch)
         if "amp_replay_buffer" in weights:
             self._amp_replay_buffer.load_state_dict(weights["amp_replay_buffer"])
+        else:
+            print(
+                "note: this checkpoint holds no AMP replay buffer (numbered checkpoints leave it out; *_last.pth and "
+                "the final one keep it): the discriminator's replay starts empty",
+                flush=True,
+            )

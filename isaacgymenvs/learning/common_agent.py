@@ -16,11 +16,15 @@ printed at least every 10 s, and multi-process training follows :mod:`isaacgymen
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,75 +36,34 @@ from rl_games.common import a2c_common
 
 from isaacgymenvs.learning import amp_losses
 from isaacgymenvs.learning.amp_datasets import AMPDataset
+from isaacgymenvs.learning.checkpoints import (
+    LAST_SUFFIX,
+    CheckpointPolicy,
+    atomic_torch_save,
+    check_checkpoint_fits,
+    checkpoints_to_delete,
+    load_checkpoint,
+    numbered_checkpoints,
+)
 from isaacgymenvs.learning.distributed import average_running_stats, broadcast_module, state_digest
+from isaacgymenvs.utils.files import atomic_write
 
 # Longest quiet spell (s) before a progress line is printed from inside an epoch.
 PROGRESS_INTERVAL = 10.0
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable or made for another task; the message says which."""
+class TrainingInterrupted(Exception):  # noqa: N818 -- a stop the user asked for, not an error
+    """Training stopped by SIGINT or SIGTERM after saving ``checkpoint`` (None when nothing had been trained yet)."""
+
+    def __init__(self, signal_number: int, epoch: int, checkpoint: str | None) -> None:
+        super().__init__(f"stopped by {signal.Signals(signal_number).name} at epoch {epoch}")
+        self.signal_number = signal_number
+        self.epoch = epoch
+        self.checkpoint = checkpoint
 
 
-def atomic_torch_save(state: dict[str, Any], path: str | Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then move it into place (never a truncated file)."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(state, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
-def read_checkpoint_file(path: str | Path) -> Any:
-    """The tensors and containers saved at ``path`` (loaded without running code), or :class:`CheckpointError`
-    naming the file and the problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # any unreadable file gets the same one-line answer
-        raise CheckpointError(
-            f"checkpoint {path} cannot be read ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''})"
-        ) from None
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """An rl_games AMP checkpoint's contents, or :class:`CheckpointError` naming the file and the problem."""
-    state = read_checkpoint_file(path)
-    if not isinstance(state, dict) or "model" not in state:
-        raise CheckpointError(f"checkpoint {path} is not an AMP checkpoint (no 'model' entry)")
-    state["model"] = {key.removeprefix("_orig_mod."): value for key, value in state["model"].items()}
-    return state
-
-
-def check_checkpoint_fits(state: dict[str, Any], model: torch.nn.Module, path: str | Path) -> None:
-    """Raise :class:`CheckpointError` if the checkpoint's tensors do not fit ``model`` (other observation or action
-    sizes, other network sizes)."""
-    expected = model.state_dict()
-    saved = state["model"]
-    missing = sorted(set(expected) - set(saved))
-    if missing:
-        raise CheckpointError(
-            f"checkpoint {path} lacks {len(missing)} model tensors (e.g. {missing[0]}); "
-            "it was not written by this AMP learner"
-        )
-    for key, tensor in expected.items():
-        if tuple(saved[key].shape) != tuple(tensor.shape):
-            what = {"running_mean_std.running_mean": "observations", "a2c_network.mu.weight": "actions"}
-            hint = f" ({what[key]} of size {saved[key].shape[0]} vs {tensor.shape[0]})" if key in what else ""
-            raise CheckpointError(
-                f"checkpoint {path} was trained for other sizes: {key} is "
-                f"{tuple(saved[key].shape)}, this task and network need {tuple(tensor.shape)}{hint}"
-            )
+class _RolloutAborted(Exception):  # noqa: N818 -- control flow inside the loop
+    """A stop was asked for during a rollout: the epoch is dropped (the state is the previous epoch's)."""
 
 
 class CommonAgent(a2c_continuous.A2CAgent):
@@ -135,6 +98,9 @@ class CommonAgent(a2c_continuous.A2CAgent):
             self.batch_size, self.minibatch_size, self.is_discrete, self.is_rnn, self.ppo_device, self.seq_length
         )
         self._last_progress = time.perf_counter()
+        self._phases_reported: set[str] = set()
+        self._checkpoint_policy = CheckpointPolicy.from_config(config)
+        self._stop_signal: int | None = None
         self.algo_observer.after_init(self)
         self._write_resolved_config(config.get("resolved_config"))
 
@@ -142,9 +108,8 @@ class CommonAgent(a2c_continuous.A2CAgent):
         """Save the launcher's resolved config as ``config.yaml`` beside the checkpoints and summaries (rank 0)."""
         if resolved is None or self.global_rank != 0:
             return
-        with open(os.path.join(self.experiment_dir, "config.yaml"), "w") as handle:
+        with atomic_write(os.path.join(self.experiment_dir, "config.yaml"), "w") as handle:
             yaml.safe_dump(resolved, handle, sort_keys=False)
-        print(f"run folder: {self.experiment_dir}", flush=True)
 
     def _init_base_for_distributed(self, base_name: str, params: dict[str, Any]) -> None:
         """rl_games' base with its CUDA/NCCL-only setup off, then its multi-process paths on (gloo works too).
@@ -205,35 +170,127 @@ class CommonAgent(a2c_continuous.A2CAgent):
         self.curr_frames = self.batch_size_envs
         if self.multi_gpu:
             self._broadcast_initial_weights()
-        self._init_train()
-        model_output_file = os.path.join(self.nn_dir, self.config["name"])
-        while True:
-            epoch_num = self.update_epoch()
-            train_info = self.train_epoch()
-            total_time += train_info["total_time"]
-            frame = self.frame
-            frames = self.curr_frames * (self.world_size if self.multi_gpu else 1)
-            self.frame += frames
-            if self.global_rank == 0:
-                self._log_train_info(train_info, frame)
-                self._log_episodes(frame, epoch_num, total_time)
-                self._print_progress(epoch_num, frames, train_info)
-                self.algo_observer.after_print_stats(frame, epoch_num, total_time)
-                if self.save_freq > 0 and epoch_num % self.save_freq == 0:
-                    self.save(f"{model_output_file}_{epoch_num}")
-            # Every rank counts the same epochs and frames, so every rank stops at the same one.
-            if (self.max_epochs != -1 and epoch_num >= self.max_epochs) or (
-                self.max_frames != -1 and self.frame >= self.max_frames
-            ):
+        with self._stop_signals():
+            self._init_train()
+            self._last_save_time = time.monotonic()
+            first_epoch = self.epoch_num + 1
+            while True:
+                if self._stop_requested():
+                    self._stop(None)
+                epoch_num = self.update_epoch()
+                try:
+                    train_info = self.train_epoch()
+                except _RolloutAborted:
+                    self.epoch_num = epoch_num - 1  # the epoch never happened
+                    self._stop(self._save_last() if epoch_num > first_epoch else None)
+                total_time += train_info["total_time"]
+                frame = self.frame
+                frames = self.curr_frames * (self.world_size if self.multi_gpu else 1)
+                self.frame += frames
                 if self.global_rank == 0:
-                    self.save(model_output_file)
-                    print(
-                        f"finished: {epoch_num} epochs, {self.frame} frames, {total_time:.0f} s; "
-                        f"checkpoint {model_output_file}.pth"
-                    )
-                if self.multi_gpu:  # every rank reports, so that agreement can be checked from the outside
-                    print(f"rank {self.global_rank}/{self.world_size}: state digest {self.state_digest()}", flush=True)
-                return self.last_mean_rewards, epoch_num
+                    self._log_train_info(train_info, frame)
+                    self._log_episodes(frame, epoch_num, total_time)
+                    self._print_progress(epoch_num, frames, train_info)
+                    self.algo_observer.after_print_stats(frame, epoch_num, total_time)
+                # Every rank counts the same epochs and frames, so every rank stops at the same one.
+                finished = (self.max_epochs != -1 and epoch_num >= self.max_epochs) or (
+                    self.max_frames != -1 and self.frame >= self.max_frames
+                )
+                if self.global_rank == 0:
+                    self._save_periodically(epoch_num, finishing=finished)
+                if finished:
+                    self._finish(epoch_num, total_time)
+                    return self.last_mean_rewards, epoch_num
+                if self._stop_requested():
+                    self._stop(self._save_last())
+
+    def _finish(self, epoch_num: int, total_time: float) -> None:
+        """The normal end: the final checkpoint, which supersedes ``_last``."""
+        if self.global_rank == 0:
+            final = self._checkpoint_base()
+            self.save(final)
+            Path(final + LAST_SUFFIX + ".pth").unlink(missing_ok=True)
+            print(f"finished: {epoch_num} epochs, {self.frame} frames, {total_time:.0f} s; checkpoint {final}.pth")
+        if self.multi_gpu:  # every rank reports, so that agreement can be checked from the outside
+            print(f"rank {self.global_rank}/{self.world_size}: state digest {self.state_digest()}", flush=True)
+
+    # --- checkpoints and stops ------------------------------------------------------------------------------------
+
+    def _checkpoint_base(self) -> str:
+        """Path of the run's checkpoints without suffix (``runs/<experiment>/nn/<name>``)."""
+        return os.path.join(self.nn_dir, self.config["name"])
+
+    def _save_periodically(self, epoch_num: int, finishing: bool) -> None:
+        """Numbered checkpoints every ``save_frequency`` epochs (then the retention rule), and ``_last`` with them or
+        after ``save_interval_minutes`` of wall time (not when ``finishing``: the final checkpoint follows)."""
+        policy = self._checkpoint_policy
+        numbered = policy.save_frequency > 0 and epoch_num % policy.save_frequency == 0
+        if numbered:
+            self.save(f"{self._checkpoint_base()}_{epoch_num}", include_replay=False)
+            self._apply_retention()
+        overdue = policy.save_interval_minutes > 0 and (
+            time.monotonic() - self._last_save_time >= 60.0 * policy.save_interval_minutes
+        )
+        if not finishing and (numbered or overdue):
+            self._save_last()
+
+    def _save_last(self) -> str | None:
+        """Write the full state to ``<name>_last.pth`` (rank 0); its path."""
+        if self.global_rank != 0:
+            return None
+        path = self._checkpoint_base() + LAST_SUFFIX
+        self.save(path)
+        self._last_save_time = time.monotonic()
+        return path + ".pth"
+
+    def _apply_retention(self) -> None:
+        policy = self._checkpoint_policy
+        numbered = numbered_checkpoints(self.nn_dir, self.config["name"])
+        for epoch in checkpoints_to_delete(numbered, policy.keep_checkpoints, policy.keep_checkpoints_every):
+            numbered[epoch].unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _stop_signals(self) -> Iterator[None]:
+        """While training, SIGINT (Ctrl-C) and SIGTERM ask for a stop at the next safe point (a checkpoint is written
+        first); a second Ctrl-C stops at once without saving."""
+        self._stop_signal = None
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request_stop(number: int, _frame: Any) -> None:
+            if self._stop_signal is not None and number == signal.SIGINT:
+                raise KeyboardInterrupt
+            self._stop_signal = number
+            if self.global_rank == 0:
+                print(
+                    f"{signal.Signals(number).name}: saving a checkpoint and stopping"
+                    + (" (Ctrl-C again stops at once, without saving)" if number == signal.SIGINT else ""),
+                    flush=True,
+                )
+
+        previous = {number: signal.signal(number, request_stop) for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def _stop_requested(self) -> bool:
+        """Whether any rank was asked to stop (every rank learns it at the same epoch)."""
+        asked = self._stop_signal is not None
+        if self.multi_gpu:
+            flag = torch.tensor([float(asked)], device=self.ppo_device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            asked = bool(flag.item())
+            if asked and self._stop_signal is None:
+                self._stop_signal = signal.SIGTERM  # another rank was signalled
+        return asked
+
+    def _stop(self, checkpoint: str | None) -> None:
+        """End training for the signal received; ``checkpoint`` is what was saved (None: no epoch finished here)."""
+        assert self._stop_signal is not None
+        raise TrainingInterrupted(self._stop_signal, self.epoch_num, checkpoint)
 
     def _init_train(self) -> None:
         """Hook run once before the first epoch."""
@@ -327,6 +384,8 @@ class CommonAgent(a2c_continuous.A2CAgent):
             buffer.update_data("next_values", n, self._eval_critic(self.obs) * (1.0 - terminated))
             self._update_episode_stats(rewards, infos)
             self._maybe_print_progress("collecting experience")
+            if self._stop_signal is not None and not self.multi_gpu:  # ranks must agree: they stop at epoch ends
+                raise _RolloutAborted
         batch_dict = self._finish_rollout()
         batch_dict["step_time"] = step_time
         return batch_dict
@@ -492,22 +551,30 @@ class CommonAgent(a2c_continuous.A2CAgent):
             flush=True,
         )
         self._last_progress = time.perf_counter()
+        self._phases_reported = set()
 
     def _maybe_print_progress(self, phase: str) -> None:
-        if self.print_stats and time.perf_counter() - self._last_progress > PROGRESS_INTERVAL:
+        """A heartbeat inside a long epoch: each phase at most once per epoch, after a quiet spell."""
+        if (
+            self.print_stats
+            and phase not in self._phases_reported
+            and time.perf_counter() - self._last_progress > PROGRESS_INTERVAL
+        ):
             print(f"epoch {self.epoch_num}: {phase} ...", flush=True)
+            self._phases_reported.add(phase)
             self._last_progress = time.perf_counter()
 
     # --- checkpoints ----------------------------------------------------------------------------------------------
 
-    def get_full_state_weights(self) -> dict[str, Any]:
+    def get_full_state_weights(self, include_replay: bool = True) -> dict[str, Any]:
+        """The checkpoint's contents; ``include_replay=False`` leaves out large replay data (numbered checkpoints)."""
         state = super().get_full_state_weights()
         state["env_state"] = None
         return state
 
-    def save(self, filename: str) -> None:
+    def save(self, filename: str, include_replay: bool = True) -> None:
         """Write ``filename.pth`` atomically."""
-        atomic_torch_save(self.get_full_state_weights(), filename + ".pth")
+        atomic_torch_save(self.get_full_state_weights(include_replay=include_replay), filename + ".pth")
         print(f"saved checkpoint {filename}.pth", flush=True)
 
     def restore(self, filename: str, set_epoch: bool = True) -> None:

@@ -10,7 +10,7 @@ import torch
 from rl_games.algos_torch import players
 from rl_games.common.player import BasePlayer
 
-from isaacgymenvs.learning.common_agent import check_checkpoint_fits, load_checkpoint
+from isaacgymenvs.learning.checkpoints import check_checkpoint_fits, load_checkpoint
 from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError
 
 # Finished episodes between two progress lines when train.params.config.player.print_interval is not set.

@@ -98,7 +98,8 @@ class ReplayBuffer:
         return {
             "head": self._head,
             "total_count": self._total_count,
-            "buffers": {key: value[: len(self)].cpu() for key, value in self._buffers.items()},
+            # clone: a slice would save the whole preallocated storage behind it
+            "buffers": {key: value[: len(self)].cpu().clone() for key, value in self._buffers.items()},
         }
 
     def load_state_dict(self, state: dict[str, object]) -> None:

@@ -44,7 +44,7 @@ except ImportError as error:  # skrl missing, or a 1.x release with another layo
     ) from None
 
 from isaacgymenvs.learning.amp_config import AMPConfig, check_train_params
-from isaacgymenvs.learning.common_agent import CheckpointError, atomic_torch_save, read_checkpoint_file
+from isaacgymenvs.learning.checkpoints import CheckpointError, atomic_torch_save, read_checkpoint_file
 from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP
 
 SKRL_VERSION = skrl.__version__
@@ -170,7 +170,7 @@ def agent_config(
     mini-epochs, minibatch count, learning rate, clipping, loss weights, discriminator regularisers, reward weights and
     input normalisation. Logs once per update; checkpoints every ``save_frequency`` updates."""
     num_envs, device = env.num_envs, env.device
-    amp: AMPConfig = check_train_params(params, num_envs, training=training)
+    amp: AMPConfig = check_train_params(params, num_envs, training=training)[0]
     config = params["config"]
     horizon = int(config["horizon_length"])
     normalize_input = bool(config.get("normalize_input", True))
