@@ -331,7 +331,7 @@ def help_text() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``launch.py``; returns the exit status."""
     from isaacgymenvs.learning.checkpoints import CheckpointError
-    from isaacgymenvs.learning.common_agent import TrainingInterrupted
+    from isaacgymenvs.learning.run_control import TrainingInterrupted
 
     overrides = list(sys.argv[1:] if argv is None else argv)
     if any(argument in ("-h", "--help") for argument in overrides):

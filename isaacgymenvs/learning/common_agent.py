@@ -7,25 +7,21 @@ What differs from rl_games' loop (spec section 8), all kept from the original:
   time-outs and not falls;
 * the observation normaliser keeps updating in every mini-epoch; the bounds loss has a soft bound of 1.0 and the
   critic loss no 1/2 factor;
-* checkpoints every ``save_frequency`` epochs and at the end (no "best" checkpoints: the reward is the episode length).
+* no "best" checkpoints (the reward is the episode length).
 
-Beyond the original: checkpoints are written atomically (a run killed while saving never leaves a truncated file),
-restoring checks that the checkpoint fits the task, the epoch and frame counters resume, a one-line progress report is
-printed at least every 10 s, and multi-process training follows :mod:`isaacgymenvs.learning.distributed`.
+Beyond the original: checkpoints, their retention and Ctrl-C/SIGTERM stops (:mod:`isaacgymenvs.learning.run_control`;
+files written atomically, restoring checks that the checkpoint fits the task, the epoch and frame counters resume),
+progress lines (:mod:`isaacgymenvs.learning.training_log`), and multi-process training
+(:mod:`isaacgymenvs.learning.distributed`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import tempfile
-import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -36,37 +32,14 @@ from rl_games.common import a2c_common
 
 from isaacgymenvs.learning import amp_losses
 from isaacgymenvs.learning.amp_datasets import AMPDataset
-from isaacgymenvs.learning.checkpoints import (
-    LAST_SUFFIX,
-    CheckpointPolicy,
-    atomic_torch_save,
-    check_checkpoint_fits,
-    checkpoints_to_delete,
-    load_checkpoint,
-    numbered_checkpoints,
-)
+from isaacgymenvs.learning.checkpoints import CheckpointPolicy
 from isaacgymenvs.learning.distributed import average_running_stats, broadcast_module, state_digest
+from isaacgymenvs.learning.run_control import CheckpointingMixin, RolloutAborted
+from isaacgymenvs.learning.training_log import TrainingLogMixin
 from isaacgymenvs.utils.files import atomic_write
 
-# Longest quiet spell (s) before a progress line is printed from inside an epoch.
-PROGRESS_INTERVAL = 10.0
 
-
-class TrainingInterrupted(Exception):  # noqa: N818 -- a stop the user asked for, not an error
-    """Training stopped by SIGINT or SIGTERM after saving ``checkpoint`` (None when nothing had been trained yet)."""
-
-    def __init__(self, signal_number: int, epoch: int, checkpoint: str | None) -> None:
-        super().__init__(f"stopped by {signal.Signals(signal_number).name} at epoch {epoch}")
-        self.signal_number = signal_number
-        self.epoch = epoch
-        self.checkpoint = checkpoint
-
-
-class _RolloutAborted(Exception):  # noqa: N818 -- control flow inside the loop
-    """A stop was asked for during a rollout: the epoch is dropped (the state is the previous epoch's)."""
-
-
-class CommonAgent(a2c_continuous.A2CAgent):
+class CommonAgent(CheckpointingMixin, TrainingLogMixin, a2c_continuous.A2CAgent):
     """PPO with the original plugin's rollout, GAE, losses, logging and checkpoints (see the module docstring)."""
 
     def __init__(self, base_name: str, params: dict[str, Any]) -> None:
@@ -180,7 +153,7 @@ class CommonAgent(a2c_continuous.A2CAgent):
                 epoch_num = self.update_epoch()
                 try:
                     train_info = self.train_epoch()
-                except _RolloutAborted:
+                except RolloutAborted:
                     self.epoch_num = epoch_num - 1  # the epoch never happened
                     self._stop(self._save_last() if epoch_num > first_epoch else None)
                 total_time += train_info["total_time"]
@@ -209,88 +182,10 @@ class CommonAgent(a2c_continuous.A2CAgent):
         if self.global_rank == 0:
             final = self._checkpoint_base()
             self.save(final)
-            Path(final + LAST_SUFFIX + ".pth").unlink(missing_ok=True)
+            self._remove_superseded_last()
             print(f"finished: {epoch_num} epochs, {self.frame} frames, {total_time:.0f} s; checkpoint {final}.pth")
         if self.multi_gpu:  # every rank reports, so that agreement can be checked from the outside
             print(f"rank {self.global_rank}/{self.world_size}: state digest {self.state_digest()}", flush=True)
-
-    # --- checkpoints and stops ------------------------------------------------------------------------------------
-
-    def _checkpoint_base(self) -> str:
-        """Path of the run's checkpoints without suffix (``runs/<experiment>/nn/<name>``)."""
-        return os.path.join(self.nn_dir, self.config["name"])
-
-    def _save_periodically(self, epoch_num: int, finishing: bool) -> None:
-        """Numbered checkpoints every ``save_frequency`` epochs (then the retention rule), and ``_last`` with them or
-        after ``save_interval_minutes`` of wall time (not when ``finishing``: the final checkpoint follows)."""
-        policy = self._checkpoint_policy
-        numbered = policy.save_frequency > 0 and epoch_num % policy.save_frequency == 0
-        if numbered:
-            self.save(f"{self._checkpoint_base()}_{epoch_num}", include_replay=False)
-            self._apply_retention()
-        overdue = policy.save_interval_minutes > 0 and (
-            time.monotonic() - self._last_save_time >= 60.0 * policy.save_interval_minutes
-        )
-        if not finishing and (numbered or overdue):
-            self._save_last()
-
-    def _save_last(self) -> str | None:
-        """Write the full state to ``<name>_last.pth`` (rank 0); its path."""
-        if self.global_rank != 0:
-            return None
-        path = self._checkpoint_base() + LAST_SUFFIX
-        self.save(path)
-        self._last_save_time = time.monotonic()
-        return path + ".pth"
-
-    def _apply_retention(self) -> None:
-        policy = self._checkpoint_policy
-        numbered = numbered_checkpoints(self.nn_dir, self.config["name"])
-        for epoch in checkpoints_to_delete(numbered, policy.keep_checkpoints, policy.keep_checkpoints_every):
-            numbered[epoch].unlink(missing_ok=True)
-
-    @contextlib.contextmanager
-    def _stop_signals(self) -> Iterator[None]:
-        """While training, SIGINT (Ctrl-C) and SIGTERM ask for a stop at the next safe point (a checkpoint is written
-        first); a second Ctrl-C stops at once without saving."""
-        self._stop_signal = None
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def request_stop(number: int, _frame: Any) -> None:
-            if self._stop_signal is not None and number == signal.SIGINT:
-                raise KeyboardInterrupt
-            self._stop_signal = number
-            if self.global_rank == 0:
-                print(
-                    f"{signal.Signals(number).name}: saving a checkpoint and stopping"
-                    + (" (Ctrl-C again stops at once, without saving)" if number == signal.SIGINT else ""),
-                    flush=True,
-                )
-
-        previous = {number: signal.signal(number, request_stop) for number in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
-
-    def _stop_requested(self) -> bool:
-        """Whether any rank was asked to stop (every rank learns it at the same epoch)."""
-        asked = self._stop_signal is not None
-        if self.multi_gpu:
-            flag = torch.tensor([float(asked)], device=self.ppo_device)
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            asked = bool(flag.item())
-            if asked and self._stop_signal is None:
-                self._stop_signal = signal.SIGTERM  # another rank was signalled
-        return asked
-
-    def _stop(self, checkpoint: str | None) -> None:
-        """End training for the signal received; ``checkpoint`` is what was saved (None: no epoch finished here)."""
-        assert self._stop_signal is not None
-        raise TrainingInterrupted(self._stop_signal, self.epoch_num, checkpoint)
 
     def _init_train(self) -> None:
         """Hook run once before the first epoch."""
@@ -385,7 +280,7 @@ class CommonAgent(a2c_continuous.A2CAgent):
             self._update_episode_stats(rewards, infos)
             self._maybe_print_progress("collecting experience")
             if self._stop_signal is not None and not self.multi_gpu:  # ranks must agree: they stop at epoch ends
-                raise _RolloutAborted
+                raise RolloutAborted
         batch_dict = self._finish_rollout()
         batch_dict["step_time"] = step_time
         return batch_dict
@@ -500,93 +395,3 @@ class CommonAgent(a2c_continuous.A2CAgent):
             "mu": res_dict["mus"].detach(),
             "sigma": res_dict["sigmas"].detach(),
         }
-
-    # --- logging --------------------------------------------------------------------------------------------------
-
-    def _log_train_info(self, train_info: dict[str, Any], frame: int) -> None:
-        writer = self.writer
-        frames = self.curr_frames
-        writer.add_scalar("performance/total_fps", frames / train_info["total_time"], frame)
-        writer.add_scalar("performance/step_fps", frames / max(train_info["step_time"], 1e-9), frame)
-        writer.add_scalar("performance/update_time", train_info["update_time"], frame)
-        writer.add_scalar("performance/play_time", train_info["play_time"], frame)
-        writer.add_scalar("losses/a_loss", torch_ext.mean_list(train_info["actor_loss"]).item(), frame)
-        writer.add_scalar("losses/c_loss", torch_ext.mean_list(train_info["critic_loss"]).item(), frame)
-        writer.add_scalar("losses/bounds_loss", torch_ext.mean_list(train_info["bounds_loss"]).item(), frame)
-        writer.add_scalar("losses/entropy", torch_ext.mean_list(train_info["entropy"]).item(), frame)
-        writer.add_scalar("info/last_lr", self.last_lr, frame)
-        writer.add_scalar("info/lr_mul", 1.0, frame)
-        writer.add_scalar("info/e_clip", self.e_clip, frame)
-        writer.add_scalar("info/clip_frac", torch_ext.mean_list(train_info["actor_clip_frac"]).item(), frame)
-        writer.add_scalar("info/kl", torch_ext.mean_list(train_info["kl"]).item(), frame)
-        writer.add_scalar("info/epochs", self.epoch_num, frame)
-
-    def _log_episodes(self, frame: int, epoch_num: int, total_time: float) -> None:
-        if self.game_rewards.current_size == 0:
-            return
-        mean_rewards = self.game_rewards.get_mean()
-        mean_lengths = self.game_lengths.get_mean()
-        self.mean_rewards = mean_rewards[0]
-        self.writer.add_scalar("rewards/frame", mean_rewards[0], frame)
-        self.writer.add_scalar("rewards/iter", mean_rewards[0], epoch_num)
-        self.writer.add_scalar("rewards/time", mean_rewards[0], total_time)
-        self.writer.add_scalar("episode_lengths/frame", mean_lengths, frame)
-        self.writer.add_scalar("episode_lengths/iter", mean_lengths, epoch_num)
-
-    def _progress_details(self, train_info: dict[str, Any]) -> str:
-        """Hook: extra fields for the progress line."""
-        return ""
-
-    def _print_progress(self, epoch_num: int, frames: int, train_info: dict[str, Any]) -> None:
-        if not self.print_stats:
-            return
-        episodes = (
-            f" | episode length {self.game_lengths.get_mean().item():.1f}" if self.game_lengths.current_size > 0 else ""
-        )
-        limit = f"/{self.max_epochs}" if self.max_epochs != -1 else ""
-        print(
-            f"epoch {epoch_num}{limit} | frames {self.frame} | {frames / train_info['total_time']:.0f} samples/s "
-            f"(env {frames / max(train_info['step_time'], 1e-9):.0f}/s){episodes}"
-            f"{self._progress_details(train_info)}",
-            flush=True,
-        )
-        self._last_progress = time.perf_counter()
-        self._phases_reported = set()
-
-    def _maybe_print_progress(self, phase: str) -> None:
-        """A heartbeat inside a long epoch: each phase at most once per epoch, after a quiet spell."""
-        if (
-            self.print_stats
-            and phase not in self._phases_reported
-            and time.perf_counter() - self._last_progress > PROGRESS_INTERVAL
-        ):
-            print(f"epoch {self.epoch_num}: {phase} ...", flush=True)
-            self._phases_reported.add(phase)
-            self._last_progress = time.perf_counter()
-
-    # --- checkpoints ----------------------------------------------------------------------------------------------
-
-    def get_full_state_weights(self, include_replay: bool = True) -> dict[str, Any]:
-        """The checkpoint's contents; ``include_replay=False`` leaves out large replay data (numbered checkpoints)."""
-        state = super().get_full_state_weights()
-        state["env_state"] = None
-        return state
-
-    def save(self, filename: str, include_replay: bool = True) -> None:
-        """Write ``filename.pth`` atomically."""
-        atomic_torch_save(self.get_full_state_weights(include_replay=include_replay), filename + ".pth")
-        print(f"saved checkpoint {filename}.pth", flush=True)
-
-    def restore(self, filename: str, set_epoch: bool = True) -> None:
-        state = load_checkpoint(filename)
-        check_checkpoint_fits(state, self.model, filename)
-        self.set_full_state_weights(state, set_epoch=set_epoch)
-        print(f"restored {filename}: epoch {self.epoch_num}, frame {self.frame}", flush=True)
-
-    def set_full_state_weights(self, weights: dict[str, Any], set_epoch: bool = True) -> None:
-        self.set_weights(weights)
-        if set_epoch:
-            self.epoch_num = weights["epoch"]
-            self.frame = weights["frame"]
-        self.optimizer.load_state_dict(weights["optimizer"])
-        self.last_mean_rewards = weights.get("last_mean_rewards", -100500)
