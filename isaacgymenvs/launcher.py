@@ -34,9 +34,11 @@ from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError, HumanoidAMPC
 
 USAGE = __doc__.split("\n\n")[1]
 RUNS_DIR = "runs"
+# The config groups' defaults (cfg/config.yaml); a composed config does not record which group file it came from.
+CONFIG_GROUP_DEFAULTS = {"task": "HumanoidAMP", "train": "HumanoidAMPPPO"}
 # The keys a newcomer needs, in `--help` with the values they resolve to on this machine (README has the same table).
 HELP_KEYS = (
-    ("task", "task", "HumanoidAMP or HumanoidAMPHands (cfg/task/)"),
+    ("task", None, "HumanoidAMP or HumanoidAMPHands (cfg/task/)"),
     ("train", None, "train config: HumanoidAMPPPO, or HumanoidAMPPPOLowGP for flips and cartwheels (cfg/train/)"),
     ("num_envs", "task.env.numEnvs", "environments (4096 with CUDA, 512 on a CPU)"),
     ("max_iterations", "train.params.config.max_epochs", "epochs to train"),
@@ -316,7 +318,7 @@ def help_text() -> str:
     cfg = compose([])
     rows = []
     for key, path, meaning in HELP_KEYS:
-        value = "HumanoidAMPPPO" if path is None else OmegaConf.select(cfg, path)
+        value = CONFIG_GROUP_DEFAULTS[key] if path is None else OmegaConf.select(cfg, path)
         value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
         rows.append(f"  {key + '=' + str(value):<48} {meaning}")
     return (

@@ -4,6 +4,7 @@ one clear line with a non-zero exit for every mistake on the command line."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -200,3 +201,16 @@ def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
         atomic_torch_save({"model": {"w": torch.zeros(3)}, "extra": Explodes()}, target)
     assert torch.load(target, weights_only=True)["model"]["w"].sum() == 3
     assert [p.name for p in tmp_path.iterdir()] == ["model.pth"]
+
+
+def test_help_lists_the_main_keys_with_their_values(tmp_path: Path) -> None:
+    result = _launch(["--help"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    for fragment in ("task=HumanoidAMP ", "max_iterations=5000 ", "num_threads=0 ", "checkpoint= "):
+        assert fragment in result.stdout, fragment
+    assert re.search(r"^  num_envs=(512|4096) ", result.stdout, re.MULTILINE)  # the CPU or the GPU default
+
+
+def test_headless_false_says_it_runs_headless(tmp_path: Path) -> None:
+    result = _launch(["task=HumanoidAMP", "headless=False", "num_envs=0"], tmp_path)  # stops at the bad num_envs
+    assert "note: headless=False: there is no live viewer window" in result.stdout

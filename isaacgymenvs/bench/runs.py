@@ -19,12 +19,14 @@ LAUNCHER_PROGRESS = re.compile(
 _ITERATION = re.compile(r"^(?:epoch|update) (\d+)/")
 
 
-def run_streaming(command: list[str], cwd: str | Path, label: str, every: int = 1) -> list[str]:
-    """Run ``command`` in ``cwd`` with this checkout importable, echoing every ``every``-th progress line (``epoch N/``
-    or ``update N/``) prefixed with ``label``; its stdout lines. A failure raises ``RuntimeError`` with the exit status
-    and the last line of its error output."""
+def run_streaming(
+    command: list[str], cwd: str | Path, label: str, every: int = 1, environment: dict[str, str] | None = None
+) -> list[str]:
+    """Run ``command`` in ``cwd`` with this checkout importable (and ``environment`` added), echoing every
+    ``every``-th progress line (``epoch N/`` or ``update N/``) prefixed with ``label``; its stdout lines. A failure
+    raises ``RuntimeError`` with the exit status and the last line of its error output."""
     lines = []
-    environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **(environment or {})}
     # stderr goes to a file: a pipe read only at the end could fill up and stall the child
     with tempfile.TemporaryFile(mode="w+") as errors:
         with subprocess.Popen(

@@ -5,18 +5,22 @@ a temporary folder) and reports the median over the epochs after the first (whic
 buffer) of the total rate (samples / epoch wall time) and of the environment-only rate (samples / time inside
 ``env.step``), as the progress lines print them.
 
-    python -m isaacgymenvs.bench train [--epochs 6] [--preset cpu-sweep|default|ranks]
+    python -m isaacgymenvs.bench train [--epochs 6] [--preset cpu-sweep|default|ranks|threads] [--busy N]
 
 The ``ranks`` preset compares one process with two torchrun ranks (gloo on CPUs, ``multi_gpu=True``): rank 0's
-progress lines count the samples of every rank.
+progress lines count the samples of every rank. The ``threads`` preset compares thread settings of torch (the update)
+and MuJoCo (the rollout); ``--busy N`` runs N other CPU-bound processes meanwhile, as on a machine doing other work.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
+import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from isaacgymenvs.bench.runs import LAUNCHER_PROGRESS, PROJECT_ROOT, run_streaming
@@ -27,6 +31,7 @@ class Configuration(NamedTuple):
     label: str
     overrides: list[str]
     processes: int = 1  # torchrun ranks on this machine
+    environment: dict[str, str] = {}  # noqa: RUF012 -- never mutated
 
 
 def _sweep_point(
@@ -65,12 +70,21 @@ PRESETS: dict[str, list[Configuration]] = {
         _sweep_point(512, 32, 4096, 512, 4, "[512,256]"),  # the CPU default
         _sweep_point(1024, 16, 4096, 512, 4, "[512,256]"),
     ],
+    "threads": [
+        Configuration("default (torch and MuJoCo: every core)", []),
+        Configuration("torch 1 thread, MuJoCo every core", ["++train.params.torch_threads=1"]),
+        Configuration("num_threads=1 (torch and MuJoCo)", ["num_threads=1"]),
+        Configuration("default, OMP_WAIT_POLICY=PASSIVE", [], environment={"OMP_WAIT_POLICY": "PASSIVE"}),
+        Configuration("default, OMP_WAIT_POLICY=ACTIVE", [], environment={"OMP_WAIT_POLICY": "ACTIVE"}),
+    ],
 }
 
 
-def measure(overrides: list[str], epochs: int, processes: int = 1) -> dict[str, float]:
+def measure(
+    overrides: list[str], epochs: int, processes: int = 1, environment: dict[str, str] | None = None
+) -> dict[str, float]:
     """Median total and environment samples/s of a short training run with ``overrides`` (on ``processes`` torchrun
-    ranks when more than one)."""
+    ranks when more than one, with ``environment`` variables added)."""
     launcher = [sys.executable]
     if processes > 1:
         launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
@@ -85,7 +99,7 @@ def measure(overrides: list[str], epochs: int, processes: int = 1) -> dict[str, 
             "train.params.config.save_frequency=0",
             *overrides,
         ]
-        lines = run_streaming(command, folder, "launch.py")
+        lines = run_streaming(command, folder, "launch.py", environment=environment)
     rows = [m for m in map(LAUNCHER_PROGRESS.match, lines) if m]
     rows = [(int(m["epoch"]), int(m["total"]), int(m["env"])) for m in rows]
     later = [row for row in rows if row[0] > 1] or rows
@@ -96,15 +110,35 @@ def measure(overrides: list[str], epochs: int, processes: int = 1) -> dict[str, 
     }
 
 
+@contextlib.contextmanager
+def busy_processes(count: int) -> Iterator[None]:
+    """``count`` CPU-bound processes running meanwhile (another job on the machine)."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m isaacgymenvs.bench train", description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="default")
+    parser.add_argument("--busy", type=int, default=0, help="CPU-bound processes running meanwhile (default 0)")
     parser.add_argument("overrides", nargs="*", help="extra overrides for every configuration")
     args = parser.parse_args(argv)
     print(machine_description())
-    print(f"median over epochs 2..{args.epochs} of samples/s (total, and inside env.step)")
+    busy = f", {args.busy} CPU-bound processes running meanwhile" if args.busy else ""
+    print(f"median over epochs 2..{args.epochs} of samples/s (total, and inside env.step){busy}")
     print(f"{'configuration':<54} {'total/s':>8} {'env/s':>8}")
     for configuration in PRESETS[args.preset]:
-        row = measure([*configuration.overrides, *args.overrides], args.epochs, configuration.processes)
+        with busy_processes(args.busy):
+            row = measure(
+                [*configuration.overrides, *args.overrides],
+                args.epochs,
+                configuration.processes,
+                configuration.environment,
+            )
         print(f"{configuration.label:<54} {row['total']:>8.0f} {row['env']:>8.0f}", flush=True)
