@@ -214,3 +214,20 @@ def test_torch_kinematics_match_mujocos() -> None:
     np.testing.assert_allclose(backend.rigid_body_pos.numpy(), xpos[:, ids], atol=1e-5)
     mujoco_rot = rot.quat_wxyz_to_xyzw(torch.from_numpy(xquat[:, ids]).float())
     assert float(rot.quat_angle_between(backend.rigid_body_rot, mujoco_rot).max()) < 1e-3
+
+
+def test_uncapped_servos_push_harder_with_the_same_efforts() -> None:
+    """actuator_force_limits=False lifts the servos' torque cap (not the reported motor efforts): a far target then
+    gets kp x error, more than the gear's cap."""
+    torques = {}
+    for limited in (True, False):
+        backend = _backend(num_envs=1, actuator_force_limits=limited)
+        assert backend.model.actuator_forcelimited.all() == limited
+        assert backend.motor_efforts.max().item() == 125.0
+        data = mujoco.MjData(backend.model)
+        knee = mujoco.mj_name2id(backend.model, mujoco.mjtObj.mjOBJ_ACTUATOR, "right_knee")
+        data.ctrl[knee] = 2.5  # rad, far from the knee's 0: kp 300 x 2.5 = 750 N m wanted
+        mujoco.mj_forward(backend.model, data)
+        torques[limited] = abs(data.actuator_force[knee])
+    assert torques[True] == pytest.approx(100.0)  # the knee's gear
+    assert torques[False] == pytest.approx(750.0, rel=1e-3)

@@ -36,6 +36,7 @@ class BackendConfig:
         ground_friction: floor friction coefficient (sliding).
         num_threads: CPU threads for stepping (0: all cores).
         compile_kernels: compile the per-step tensor maths with ``torch.compile`` (:mod:`isaacgymenvs.utils.kernels`).
+        actuator_force_limits: cap PD servo torques at the model's force ranges (False: uncapped).
         device: where the state tensors live.
     """
 
@@ -48,6 +49,7 @@ class BackendConfig:
     ground_friction: float = 1.0
     num_threads: int = 0
     compile_kernels: bool = False
+    actuator_force_limits: bool = True
     device: str = "cpu"
 
 

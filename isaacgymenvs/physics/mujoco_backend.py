@@ -361,6 +361,9 @@ def _compile_model(config: BackendConfig, *, servos: bool) -> mujoco.MjModel:
     for geom in spec.geoms:
         if geom.type == mujoco.mjtGeom.mjGEOM_PLANE:
             geom.friction[0] = config.ground_friction
+    if servos and not config.actuator_force_limits:
+        for actuator in spec.actuators:
+            actuator.forcelimited = mujoco.mjtLimited.mjLIMITED_FALSE
     if not servos:
         # Torque mode: each servo becomes a motor whose control is the torque itself (N m), unclamped as in the
         # original, which scaled actions by motor effort x powerScale in the task.
@@ -378,9 +381,9 @@ def _compile_model(config: BackendConfig, *, servos: bool) -> mujoco.MjModel:
 
 def _motor_efforts(model: mujoco.MjModel, actuator_ids: np.ndarray) -> np.ndarray:
     """Each DOF's torque limit: the servo's force range (the original's motor gear), or its gear for a motor."""
+    # The range counts even where it is not enforced (actuator_force_limits False): it is still the motor's effort.
     limits = np.abs(model.actuator_forcerange[actuator_ids]).max(axis=1)
-    limited = model.actuator_forcelimited[actuator_ids].astype(bool) & (limits > 0)
-    return np.where(limited, limits, model.actuator_gear[actuator_ids, 0])
+    return np.where(limits > 0, limits, model.actuator_gear[actuator_ids, 0])
 
 
 def _depth_levels(parents: tuple[int, ...], device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:

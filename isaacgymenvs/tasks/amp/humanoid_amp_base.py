@@ -237,6 +237,7 @@ class HumanoidAMPBase(VecTask):
                 ground_friction=config.ground_friction,
                 num_threads=config.sim.num_threads,
                 compile_kernels=config.sim.compile_kernels,
+                actuator_force_limits=config.sim.actuator_force_limits,
                 device=str(device),
             ),
             joint_layout,

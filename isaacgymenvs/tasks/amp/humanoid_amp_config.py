@@ -44,6 +44,9 @@ class SimConfig:
     """CPU threads stepping the environments (0: every core available to the process)."""
     compile_kernels: bool = False
     """Compile the per-step tensor maths with torch.compile (faster steps, a slow first step; see docs)."""
+    actuator_force_limits: bool = True
+    """Cap each PD servo's torque at its motor gear (the MJCF's ``forcerange``); False: uncapped. Whether Isaac Gym
+    caps its PD drives so is uncertain (spec 3.2); the time-to-skill study measures both (docs/time_to_skill.md)."""
 
     @property
     def physics_dt(self) -> float:
@@ -154,6 +157,7 @@ class HumanoidAMPConfig:
                 backend=mujoco.get("backend", str, "mujoco"),
                 num_threads=mujoco.get("num_threads", int, 0),
                 compile_kernels=mujoco.get("compile_kernels", bool, False),
+                actuator_force_limits=mujoco.get("actuator_force_limits", bool, True),
             ),
         )
         config.check()
