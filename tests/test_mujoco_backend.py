@@ -231,3 +231,21 @@ def test_uncapped_servos_push_harder_with_the_same_efforts() -> None:
         torques[limited] = abs(data.actuator_force[knee])
     assert torques[True] == pytest.approx(100.0)  # the knee's gear
     assert torques[False] == pytest.approx(750.0, rel=1e-3)
+
+
+def test_without_self_collisions_only_the_ground_touches_the_character() -> None:
+    """Crossed thighs high in the air collide by default and not with self_collisions=False; the floor still does."""
+    counts = {}
+    for enabled in (True, False):
+        model = _backend(num_envs=1, self_collisions=enabled).model
+        data = mujoco.MjData(model)
+        data.qpos[2] = 2.0
+        for joint, angle in (("right_hip_x", 0.5), ("left_hip_x", -0.5)):
+            data.qpos[model.jnt_qposadr[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, joint)]] = angle
+        mujoco.mj_fwdPosition(model, data)
+        counts[enabled] = data.ncon
+        data.qpos[2] = 0.2  # now the legs go through the floor
+        mujoco.mj_fwdPosition(model, data)
+        floor_contacts = sum(model.geom_bodyid[c.geom1] == 0 or model.geom_bodyid[c.geom2] == 0 for c in data.contact)
+        assert floor_contacts > 0
+    assert counts[True] > 0 and counts[False] == 0

@@ -37,6 +37,7 @@ class BackendConfig:
         num_threads: CPU threads for stepping (0: all cores).
         compile_kernels: compile the per-step tensor maths with ``torch.compile`` (:mod:`isaacgymenvs.utils.kernels`).
         actuator_force_limits: cap PD servo torques at the model's force ranges (False: uncapped).
+        self_collisions: the character's bodies collide with each other (False: with the ground only).
         device: where the state tensors live.
     """
 
@@ -50,6 +51,7 @@ class BackendConfig:
     num_threads: int = 0
     compile_kernels: bool = False
     actuator_force_limits: bool = True
+    self_collisions: bool = True
     device: str = "cpu"
 
 

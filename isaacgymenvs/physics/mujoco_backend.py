@@ -361,6 +361,12 @@ def _compile_model(config: BackendConfig, *, servos: bool) -> mujoco.MjModel:
     for geom in spec.geoms:
         if geom.type == mujoco.mjtGeom.mjGEOM_PLANE:
             geom.friction[0] = config.ground_friction
+    if not config.self_collisions:
+        # Bit 1 for the character, bit 2 for the ground: a pair collides when one's contype meets the other's
+        # conaffinity, so the character's geoms meet the ground's and never each other.
+        for geom in spec.geoms:
+            ground = geom.type == mujoco.mjtGeom.mjGEOM_PLANE
+            geom.contype, geom.conaffinity = (2, 1) if ground else (1, 2)
     if servos and not config.actuator_force_limits:
         for actuator in spec.actuators:
             actuator.forcelimited = mujoco.mjtLimited.mjLIMITED_FALSE

@@ -238,6 +238,7 @@ class HumanoidAMPBase(VecTask):
                 num_threads=config.sim.num_threads,
                 compile_kernels=config.sim.compile_kernels,
                 actuator_force_limits=config.sim.actuator_force_limits,
+                self_collisions=config.sim.self_collisions,
                 device=str(device),
             ),
             joint_layout,

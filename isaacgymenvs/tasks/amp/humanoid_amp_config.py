@@ -47,6 +47,9 @@ class SimConfig:
     actuator_force_limits: bool = True
     """Cap each PD servo's torque at its motor gear (the MJCF's ``forcerange``); False: uncapped. Whether Isaac Gym
     caps its PD drives so is uncertain (spec 3.2); the time-to-skill study measures both (docs/time_to_skill.md)."""
+    self_collisions: bool = True
+    """The character's bodies collide with each other (as in the original, whose self-contacts also count as falls);
+    False: they collide with the ground only."""
 
     @property
     def physics_dt(self) -> float:
@@ -158,6 +161,7 @@ class HumanoidAMPConfig:
                 num_threads=mujoco.get("num_threads", int, 0),
                 compile_kernels=mujoco.get("compile_kernels", bool, False),
                 actuator_force_limits=mujoco.get("actuator_force_limits", bool, True),
+                self_collisions=mujoco.get("self_collisions", bool, True),
             ),
         )
         config.check()
