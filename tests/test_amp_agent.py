@@ -169,6 +169,14 @@ def _agent(runner: Runner) -> Any:
     return runner.algo_factory.create(runner.algo_name, base_name="run", params=copy.deepcopy(runner.params))
 
 
+def test_disc_logit_init_scale_is_configurable(tmp_path: Path) -> None:
+    """``network.disc.logit_init_scale`` sets the logit layer's uniform range (the original's 1.0 by default)."""
+    runner, _ = _runner(tmp_path)
+    runner.params["network"]["disc"]["logit_init_scale"] = 0.01
+    weights = _agent(runner).model.a2c_network._disc_logits.weight
+    assert 0.005 < weights.abs().max() <= 0.01
+
+
 def test_network_matches_the_original(tmp_path: Path) -> None:
     runner, _ = _runner(tmp_path, units=[1024, 512])
     agent = _agent(runner)

@@ -3,7 +3,7 @@
 Architecture (spec section 9): separate actor and critic MLPs, a fixed (not learned) log-std initialised from the config
 (-2.9), and a discriminator MLP on the AMP observation with a single logit. Linear layers keep PyTorch's default weight
 initialisation with zero biases (rl_games' ``default`` initialiser); the logit layer's weights are uniform in
-+-``DISC_LOGIT_INIT_SCALE``.
++-``disc.logit_init_scale`` (default ``DISC_LOGIT_INIT_SCALE``, the original's 1.0).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class AMPBuilder(network_builder.A2CBuilder):
             self._disc_units = params["disc"]["units"]
             self._disc_activation = params["disc"]["activation"]
             self._disc_initializer = params["disc"]["initializer"]
+            self._disc_logit_init_scale = float(params["disc"].get("logit_init_scale", DISC_LOGIT_INIT_SCALE))
 
         def eval_critic(self, obs: torch.Tensor) -> torch.Tensor:
             """The critic's value ``[B, 1]`` of (normalised) observations, in the value normaliser's units."""
@@ -75,5 +76,6 @@ class AMPBuilder(network_builder.A2CBuilder):
                 if isinstance(module, nn.Linear):
                     mlp_init(module.weight)
                     nn.init.zeros_(module.bias)
-            nn.init.uniform_(self._disc_logits.weight, -DISC_LOGIT_INIT_SCALE, DISC_LOGIT_INIT_SCALE)
+            scale = self._disc_logit_init_scale
+            nn.init.uniform_(self._disc_logits.weight, -scale, scale)
             nn.init.zeros_(self._disc_logits.bias)
