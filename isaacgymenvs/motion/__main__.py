@@ -6,7 +6,8 @@
     python -m isaacgymenvs.motion view FILE [FILE2] [--out clip.mp4|sheet.png]   kinematic playback, side by side
     python -m isaacgymenvs.motion list                    the built-in clips
 
-Bad input prints one line naming the file and the problem and exits with status 1.
+Bad input prints one line naming the file (or option) and the problem and exits with status 1; output piped into a
+command that stops reading (``| head``) ends quietly with status 141, as other command-line tools do.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -22,6 +25,9 @@ from isaacgymenvs.motion.builtin import builtin_clip_names
 from isaacgymenvs.motion.files import WRITERS, load_motion, load_motion_set, save_motion
 from isaacgymenvs.motion.motion import MotionFileError
 from isaacgymenvs.motion.skeleton import AMP_HUMANOID, AMP_JOINT_LAYOUT
+
+# Largest width or height of a rendered frame (pixels).
+MAX_VIEW_PIXELS = 8192
 
 
 def _info(target: str, as_json: bool) -> None:
@@ -114,6 +120,25 @@ def _view(files: list[str], output: str | None, width: int, height: int, start: 
     print(f"wrote {path}")
 
 
+def _check_view_options(width: int, height: int, start: float, seconds: float | None) -> None:
+    """Options of ``view`` in range (a frame of at most 8192 x 8192 pixels, a finite window)."""
+    for option, value in (("--width", width), ("--height", height)):
+        if not 16 <= value <= MAX_VIEW_PIXELS:
+            raise MotionFileError(option, f"must be from 16 to {MAX_VIEW_PIXELS} pixels, got {value}")
+    if not 0 <= start < math.inf:
+        raise MotionFileError("--start", f"must be a finite number of seconds >= 0, got {start}")
+    if seconds is not None and not 0 < seconds < math.inf:
+        raise MotionFileError("--seconds", f"must be a finite number of seconds > 0, got {seconds}")
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of our output went away (``... | head``): stop quietly, as command-line tools do."""
+    # Later writes (and the interpreter's final flush) go nowhere instead of raising again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m isaacgymenvs.motion", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -142,12 +167,19 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "convert":
             _convert(args.input, args.output)
         elif args.command == "view":
+            _check_view_options(args.width, args.height, args.start, args.seconds)
             _view(args.files, args.out, args.width, args.height, args.start, args.seconds)
         else:
             names = builtin_clip_names()
             print("\n".join(names) if names else "no built-in clips: install pybullet")
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, rather than at exit
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except MotionFileError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # outside the files the readers and writers check: a name too long, a full disk
+        print(f"error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
         return 1
     except Exception as error:
         from isaacgymenvs.video.rendering import RenderingUnavailableError

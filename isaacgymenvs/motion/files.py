@@ -7,7 +7,7 @@ Formats (chosen by extension): ``.npy`` poselib (read, write), ``.npz`` Isaac La
 
     motions:
       - file: walk.npy        # relative to the yaml's folder, or a built-in clip name
-        weight: 0.7           # >= 0; normalised over the list to sampling probabilities
+        weight: 0.7           # finite, >= 0; normalised over the list to sampling probabilities
       - file: run.bvh
         weight: 0.3
 
@@ -18,6 +18,7 @@ project's ``assets/amp/motions/`` folder (where the original kept its clips), th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ from isaacgymenvs.motion.formats.bvh import read_bvh, write_bvh
 from isaacgymenvs.motion.formats.deepmimic import read_deepmimic_txt
 from isaacgymenvs.motion.formats.isaaclab_npz import read_isaaclab_npz, write_isaaclab_npz
 from isaacgymenvs.motion.formats.poselib_npy import read_poselib_npy, write_poselib_npy
+from isaacgymenvs.motion.io_utils import check_file_size
+from isaacgymenvs.motion.limits import MAX_MOTION_LIST_BYTES, short_repr
 from isaacgymenvs.motion.motion import Motion, MotionFileError
 
 READERS: dict[str, Callable[[Path], Motion]] = {
@@ -60,6 +63,14 @@ def _extension(path: Path) -> str:
     return path.suffix.lower()
 
 
+def _exists(path: Path) -> bool:
+    """Whether ``path`` exists; a name the system cannot even look up (too long, say) does not."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def load_motion(path: str | Path) -> Motion:
     """Read one motion file (format by extension) or a built-in clip by name.
 
@@ -67,7 +78,7 @@ def load_motion(path: str | Path) -> Motion:
         MotionFileError: missing file, unknown extension, or unusable content.
     """
     path = Path(path)
-    if not path.exists() and builtin_clip_path(str(path)) is not None:
+    if not _exists(path) and builtin_clip_path(str(path)) is not None:
         return load_builtin_clip(str(path))
     extension = _extension(path)
     if extension in LIST_EXTENSIONS:
@@ -79,8 +90,10 @@ def load_motion(path: str | Path) -> Motion:
             f"unknown motion format {extension or '(no extension)'!r}; "
             f"readable: {', '.join(sorted(READERS))}, and {'/'.join(LIST_EXTENSIONS)} lists",
         )
+    if not _exists(path):
+        raise MotionFileError(path, "file not found")
     if not path.is_file():
-        raise MotionFileError(path, "file not found" if not path.exists() else "is not a file")
+        raise MotionFileError(path, "is not a file")
     return reader(path)
 
 
@@ -104,11 +117,11 @@ def resolve_motion_file(name: str | Path, search_folders: tuple[Path, ...] = (MO
         MotionFileError: nothing matches; the message lists the built-in clips.
     """
     path = Path(name).expanduser()
-    if path.exists():
+    if _exists(path):
         return path
     if not path.is_absolute():
         for folder in search_folders:
-            if (folder / path).exists():
+            if _exists(folder / path):
                 return folder / path
     if builtin_clip_path(str(name)) is not None:
         return str(name)
@@ -133,35 +146,43 @@ def load_motion_set(
 
 
 def _load_motion_list(path: Path) -> list[WeightedMotion]:
+    check_file_size(path, MAX_MOTION_LIST_BYTES)
     try:
-        document = yaml.safe_load(path.read_text())
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
         raise MotionFileError(path, f"cannot read the motion list ({error})") from None
     except yaml.YAMLError as error:
-        raise MotionFileError(path, f"invalid YAML ({str(error).splitlines()[0]})") from None
+        raise MotionFileError(path, f"invalid YAML ({str(error).splitlines()[0][:200]})") from None
+    except RecursionError:
+        raise MotionFileError(path, "invalid YAML (nested too deeply)") from None
     if not isinstance(document, dict) or not isinstance(document.get("motions"), list) or not document["motions"]:
         raise MotionFileError(path, "a motion list needs a non-empty 'motions:' list of {file, weight} entries")
     entries = []
     for number, entry in enumerate(document["motions"], 1):
         if not isinstance(entry, dict) or "file" not in entry:
             raise MotionFileError(path, f"entry {number} needs a 'file' key")
+        file = entry["file"]
+        if not isinstance(file, str) or not file:
+            raise MotionFileError(path, f"entry {number}: file must be a file name, found {short_repr(file)}")
         weight = entry.get("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight >= 0:
-            raise MotionFileError(
-                path, f"entry {number} ({entry['file']}): weight must be a number >= 0, found {weight!r}"
-            )
-        entries.append((str(entry["file"]), float(weight)))
-    if sum(weight for _, weight in entries) <= 0:
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight < math.inf:
+            problem = f"weight must be a finite number >= 0, found {short_repr(weight)}"
+            raise MotionFileError(path, f"entry {number} ({short_repr(file)}): {problem}")
+        entries.append((file, float(weight)))
+    total = math.fsum(weight for _, weight in entries)
+    if total <= 0:
         raise MotionFileError(path, "all weights are zero; at least one clip needs a positive weight")
+    if not math.isfinite(total):
+        raise MotionFileError(path, f"the weights add up to {total}; use smaller numbers (only their ratios count)")
     motions = []
     for file, weight in entries:
         clip = path.parent / file
-        if not clip.exists() and builtin_clip_path(file) is not None:
+        if not _exists(clip) and builtin_clip_path(file) is not None:
             motions.append(WeightedMotion(load_builtin_clip(file), weight, file))
             continue
         if _extension(clip) in LIST_EXTENSIONS:
             raise MotionFileError(path, f"entry {file!r} is itself a motion list; lists cannot be nested")
-        if not clip.exists():
+        if not _exists(clip):
             raise MotionFileError(path, f"listed clip {file!r} not found (looked for {clip})")
         motions.append(WeightedMotion(load_motion(clip), weight, str(clip)))
     return motions

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
 
+from isaacgymenvs.motion.limits import MAX_FPS, MAX_FRAMES
 from isaacgymenvs.motion.skeleton import AMP_HUMANOID, SkeletonTree, forward_kinematics, skeleton_mismatch
 from isaacgymenvs.utils import rotations as rot
 
@@ -31,7 +32,12 @@ class MotionFileError(ValueError):
     def __init__(self, source: str | Path, problem: str) -> None:
         self.source = str(source)
         self.problem = problem
-        super().__init__(f"{source}: {problem}")
+        # A name with a line break or other control character is quoted, and any such character the problem quotes
+        # from the file is escaped, so that the message stays one line.
+        shown = self.source if self.source.isprintable() else repr(self.source)
+        if not problem.isprintable():
+            problem = "".join(c if c.isprintable() else repr(c)[1:-1] for c in problem)
+        super().__init__(f"{shown}: {problem}")
 
 
 @dataclass(eq=False)
@@ -134,7 +140,8 @@ def compute_global_angular_velocity(global_rotation: torch.Tensor, fps: float) -
 def check_motion(motion: Motion, source: str | Path, *, skeleton: SkeletonTree | None = AMP_HUMANOID) -> Motion:
     """Raise :class:`MotionFileError` if ``motion`` is unusable; else normalise its rotations (w >= 0) and return it.
 
-    Checks shapes, at least two frames, a positive finite frame rate, finite values, non-degenerate quaternions and
+    Checks shapes, 2 to :data:`~isaacgymenvs.motion.limits.MAX_FRAMES` frames, a positive frame rate up to
+    :data:`~isaacgymenvs.motion.limits.MAX_FPS`, finite values, non-degenerate quaternions and
     (unless ``skeleton`` is None) that the skeleton is ``skeleton`` (names, tree and offsets within 1 mm).
     """
     num_bodies = motion.skeleton.num_bodies
@@ -157,8 +164,10 @@ def check_motion(motion: Motion, source: str | Path, *, skeleton: SkeletonTree |
             )
     if frames < 2:
         raise MotionFileError(source, f"a motion needs at least 2 frames, found {frames}")
-    if not np.isfinite(motion.fps) or motion.fps <= 0:
-        raise MotionFileError(source, f"frame rate must be a positive number, found {motion.fps}")
+    if frames > MAX_FRAMES:
+        raise MotionFileError(source, f"{frames} frames, more than the {MAX_FRAMES} a clip may have (docs/limits.md)")
+    if not np.isfinite(motion.fps) or motion.fps <= 0 or motion.fps > MAX_FPS:
+        raise MotionFileError(source, f"frame rate must be a positive number up to {MAX_FPS:g}, found {motion.fps}")
     for label, value in (
         ("rotations", motion.local_rotation),
         ("root translation", motion.root_translation),

@@ -12,11 +12,13 @@ parent (for the root, its world rotation); ``local_translation[j]`` is body j's 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from isaacgymenvs.motion.limits import short_repr
 from isaacgymenvs.utils import rotations as rot
 
 
@@ -297,7 +299,9 @@ def skeleton_mismatch(
 ) -> str | None:
     """Why ``candidate`` is not ``reference`` (names, tree or body offsets beyond ``tolerance`` m), or None."""
     if candidate.node_names != reference.node_names:
-        return f"expected the AMP humanoid's {reference.describe()}, found {candidate.describe()}"
+        return f"found {candidate.num_bodies} bodies, the AMP humanoid has {reference.num_bodies}: " + names_difference(
+            candidate.node_names, reference.node_names
+        )
     if candidate.parent_indices != reference.parent_indices:
         return f"the body tree differs from the AMP humanoid's (parents {list(candidate.parent_indices)})"
     error = np.abs(candidate.local_translation[1:] - reference.local_translation[1:]).max(axis=-1)
@@ -309,3 +313,28 @@ def skeleton_mismatch(
             f"the AMP humanoid has {reference.local_translation[worst + 1].round(4).tolist()}"
         )
     return None
+
+
+def names_difference(found: tuple[str, ...] | list[str], expected: tuple[str, ...] | list[str]) -> str:
+    """What differs between the body or joint names ``found`` in a file and those ``expected``, for a message: the
+    missing and unexpected names (the first few of each), repeated names, or else that only the order differs."""
+
+    def listed(names: list[str], limit: int = 5) -> str:
+        shown = ", ".join(short_repr(name) for name in names[:limit])
+        return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+    expected_set = set(expected)
+    found_set = set(found)
+    missing = [name for name in expected if name not in found_set]
+    unexpected = [name for name in dict.fromkeys(found) if name not in expected_set]
+    parts = []
+    if missing:
+        parts.append(f"missing {listed(missing)}")
+    if unexpected:
+        parts.append(f"unexpected {listed(unexpected)}")
+    repeated = [name for name, count in Counter(found).items() if count > 1]
+    if repeated:
+        parts.append(f"repeated {listed(repeated)}")
+    if not missing and not unexpected and not repeated:
+        parts.append(f"the same names in another order (expected {', '.join(expected)})")
+    return "; ".join(parts)

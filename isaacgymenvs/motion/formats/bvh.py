@@ -7,21 +7,28 @@ in the listed order (``R = Rz Rx Ry``), relative to its parent; the rest pose is
 
 The reader accepts any channel order, any unit (the scale is inferred from the thigh-to-knee bone, so centimetres and
 inches load too) and joints listed in any order, and requires the AMP humanoid's 15 bodies by name with its tree and
-bone offsets. Non-root position channels are ignored (the bone lengths are the skeleton's).
+bone offsets. Non-root position channels are ignored (the bone lengths are the skeleton's). Frames are one per line,
+as every BVH writer puts them. Hostile files are refused in one line before anything large is built: the hierarchy is
+parsed with an explicit stack (any nesting depth), lines of the hierarchy are at most 64 KiB, and the file size, the
+joint count and the frame count have the limits of :mod:`isaacgymenvs.motion.limits`.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn, TextIO
 
 import numpy as np
 import torch
 
-from isaacgymenvs.motion.io_utils import atomic_write
+from isaacgymenvs.motion.io_utils import atomic_write, check_file_size
+from isaacgymenvs.motion.limits import MAX_BVH_JOINTS, MAX_FRAMES, short_repr
 from isaacgymenvs.motion.motion import Motion, MotionFileError, check_motion
-from isaacgymenvs.motion.skeleton import AMP_HUMANOID, SkeletonTree
+from isaacgymenvs.motion.skeleton import AMP_HUMANOID, SkeletonTree, names_difference
 from isaacgymenvs.utils import rotations as rot
 
 WRITE_ROTATION_ORDER = "ZXY"
@@ -36,6 +43,7 @@ _END_SITES = {
     "left_foot": (0.1335, 0.0, -0.0225),
 }
 _SCALE_REFERENCE_BODY = "right_shin"
+_CHANNEL_NAMES = tuple(f"{axis}{kind}" for kind in ("position", "rotation") for axis in "xyz")
 
 
 def _to_y_up(vectors: torch.Tensor) -> torch.Tensor:
@@ -132,120 +140,165 @@ class _Joint:
 
 
 class _Tokens:
-    """Whitespace-separated tokens with their line numbers, for error messages."""
+    """Whitespace-separated tokens of a text file, read a line at a time (a line of at most ``MAX_LINE`` characters)
+    and kept with the line number, for error messages."""
 
-    def __init__(self, text: str, path: Path) -> None:
-        self.items = [(token, number) for number, line in enumerate(text.splitlines(), 1) for token in line.split()]
-        self.position = 0
+    MAX_LINE = 65536
+
+    def __init__(self, handle: TextIO, path: Path) -> None:
+        self.handle = handle
         self.path = path
+        self.line = 0
+        self.pending: deque[str] = deque()
+
+    def fail(self, problem: str) -> NoReturn:
+        raise MotionFileError(self.path, f"line {self.line}: {problem}")
 
     def next(self, expected: str | None = None) -> str:
-        if self.position >= len(self.items):
-            raise MotionFileError(self.path, f"unexpected end of file{f' (expected {expected!r})' if expected else ''}")
-        token, line = self.items[self.position]
-        self.position += 1
+        while not self.pending:
+            text = self.handle.readline(self.MAX_LINE + 1)
+            if not text:
+                raise MotionFileError(
+                    self.path, f"unexpected end of file{f' (expected {expected!r})' if expected else ''}"
+                )
+            self.line += 1
+            if len(text) > self.MAX_LINE:
+                self.fail(f"longer than {self.MAX_LINE} characters; not a BVH hierarchy")
+            self.pending.extend(text.split())
+        token = self.pending.popleft()
         if expected is not None and token != expected:
-            raise MotionFileError(self.path, f"line {line}: expected {expected!r}, found {token!r}")
+            self.fail(f"expected {expected!r}, found {short_repr(token)}")
         return token
 
-    def number(self) -> float:
+    def number(self, what: str = "a number") -> float:
+        """The next token as a finite number."""
         token = self.next()
         try:
-            return float(token)
+            value = float(token)
         except ValueError:
-            raise MotionFileError(
-                self.path, f"line {self.items[self.position - 1][1]}: expected a number, found {token!r}"
-            ) from None
+            self.fail(f"expected {what}, found {short_repr(token)}")
+        if not math.isfinite(value):
+            self.fail(f"expected {what}, found {token!r}")
+        return value
 
-    def peek(self) -> str | None:
-        return self.items[self.position][0] if self.position < len(self.items) else None
+    def integer(self, what: str, maximum: int) -> int:
+        """The next token as an integer from 0 to ``maximum``."""
+        token = self.next()
+        if not token.isdigit() or int(token) > maximum:
+            self.fail(f"{what} must be an integer from 0 to {maximum}, found {short_repr(token)}")
+        return int(token)
 
 
 def _parse_hierarchy(tokens: _Tokens) -> list[_Joint]:
+    """The joints of the ``HIERARCHY`` section, parents first; parsed with an explicit stack, so any nesting depth
+    parses (up to :data:`~isaacgymenvs.motion.limits.MAX_BVH_JOINTS` joints)."""
     tokens.next("HIERARCHY")
     if tokens.next() != "ROOT":
-        raise MotionFileError(tokens.path, "the hierarchy must start with ROOT")
+        tokens.fail("the hierarchy must start with ROOT")
     joints: list[_Joint] = []
+    open_joints: list[int] = []  # the joints whose closing brace is still to come, innermost last
     channel_count = 0
 
-    def parse_joint(parent: int) -> None:
-        nonlocal channel_count
+    def open_joint(parent: int) -> None:
+        if len(joints) >= MAX_BVH_JOINTS:
+            tokens.fail(f"more than {MAX_BVH_JOINTS} joints (the AMP humanoid has {AMP_HUMANOID.num_bodies})")
         name = tokens.next()
         tokens.next("{")
         tokens.next("OFFSET")
-        joint = _Joint(name, parent, np.array([tokens.number() for _ in range(3)]))
-        index = len(joints)
-        joints.append(joint)
-        while True:
-            token = tokens.next()
-            if token == "CHANNELS":
-                count = int(tokens.number())
-                joint.channels = [tokens.next() for _ in range(count)]
-                joint.first_channel = channel_count
-                channel_count += count
-            elif token == "JOINT":
-                parse_joint(index)
-            elif token == "End":
-                tokens.next("Site")
-                tokens.next("{")
-                tokens.next("OFFSET")
-                for _ in range(3):
-                    tokens.number()
-                tokens.next("}")
-            elif token == "}":
-                return
-            else:
-                raise MotionFileError(
-                    tokens.path, f"line {tokens.items[tokens.position - 1][1]}: unexpected {token!r} in joint {name!r}"
-                )
+        joints.append(_Joint(name, parent, np.array([tokens.number("an OFFSET value") for _ in range(3)])))
+        open_joints.append(len(joints) - 1)
 
-    parse_joint(-1)
+    open_joint(-1)
+    while open_joints:
+        joint = joints[open_joints[-1]]
+        token = tokens.next()
+        if token == "CHANNELS":
+            count = tokens.integer("CHANNELS", len(_CHANNEL_NAMES))
+            joint.channels = [tokens.next() for _ in range(count)]
+            unknown = [name for name in joint.channels if name.lower() not in _CHANNEL_NAMES]
+            if unknown:
+                tokens.fail(f"joint {short_repr(joint.name)} has unknown channel {short_repr(unknown[0])}")
+            joint.first_channel = channel_count
+            channel_count += count
+        elif token == "JOINT":
+            open_joint(open_joints[-1])
+        elif token == "End":
+            tokens.next("Site")
+            tokens.next("{")
+            tokens.next("OFFSET")
+            for _ in range(3):
+                tokens.number("an OFFSET value")
+            tokens.next("}")
+        elif token == "}":
+            open_joints.pop()
+        else:
+            tokens.fail(f"unexpected {short_repr(token)} in joint {short_repr(joint.name)}")
     return joints
 
 
 def read_bvh(path: Path) -> Motion:
-    """Read a BVH of the AMP humanoid (any units, channel orders and joint order) into a :class:`Motion`."""
+    """Read a BVH of the AMP humanoid (any units, channel orders and joint order; one frame per line) into a
+    :class:`Motion`."""
+    check_file_size(path)
     try:
-        text = Path(path).read_text()
+        with open(path, encoding="utf-8") as handle:
+            tokens = _Tokens(handle, path)
+            joints = _parse_hierarchy(tokens)
+            tokens.next("MOTION")
+            tokens.next("Frames:")
+            num_frames = tokens.integer("Frames:", MAX_FRAMES)
+            tokens.next("Frame")
+            tokens.next("Time:")
+            frame_time = tokens.number("a positive number of seconds after 'Frame Time:'")
+            if frame_time <= 0:
+                tokens.fail(f"Frame Time must be positive, found {frame_time}")
+            if tokens.pending:
+                tokens.fail(f"unexpected {short_repr(tokens.pending[0])} after Frame Time")
+            num_channels = sum(len(joint.channels) for joint in joints)
+            data = _read_frames(handle, num_frames, num_channels, tokens.line, path)
     except FileNotFoundError:
         raise MotionFileError(path, "file not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise MotionFileError(path, f"cannot read as text ({error})") from None
-    tokens = _Tokens(text, path)
-    joints = _parse_hierarchy(tokens)
-    tokens.next("MOTION")
-    tokens.next("Frames:")
-    num_frames = int(tokens.number())
-    tokens.next("Frame")
-    tokens.next("Time:")
-    frame_time = tokens.number()
-    if frame_time <= 0:
-        raise MotionFileError(path, f"Frame Time must be positive, found {frame_time}")
-    num_channels = sum(len(joint.channels) for joint in joints)
-    values = tokens.items[tokens.position :]
-    if len(values) != num_frames * num_channels:
-        raise MotionFileError(
-            path,
-            f"expected {num_frames} frames of {num_channels} channels "
-            f"({num_frames * num_channels} numbers), found {len(values)} numbers",
-        )
-    try:
-        data = np.array([float(token) for token, _ in values], dtype=np.float64).reshape(num_frames, num_channels)
-    except ValueError as error:
-        raise MotionFileError(path, f"motion data is not numeric ({error})") from None
+    return check_motion(_joints_to_motion(joints, data, frame_time, path), path)
+
+
+def _read_frames(handle: TextIO, num_frames: int, num_channels: int, line: int, path: Path) -> np.ndarray:
+    """The ``MOTION`` section's numbers ``[num_frames, num_channels]``: one frame per line, finite, nothing after."""
+    expected = f"expected {num_frames} frames of {num_channels} channels"
+    if num_frames < 2:
+        raise MotionFileError(path, f"a motion needs at least 2 frames, found {num_frames}")
+    if num_channels == 0:
+        raise MotionFileError(path, "the hierarchy declares no CHANNELS")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numpy warns about empty input; the shape check below says it better
+        try:
+            data = np.loadtxt(handle, dtype=np.float64, comments=None, ndmin=2, max_rows=num_frames)
+        except ValueError as error:
+            problem = f"{str(error).split(';')[0].strip()[:200]}, counting from line {line + 1}"
+            if "could not convert" in problem:
+                raise MotionFileError(path, f"motion data is not numeric ({problem})") from None
+            raise MotionFileError(path, f"{expected}, one per line ({problem})") from None
+    if data.shape[0] != num_frames or (data.size and data.shape[1] != num_channels):
+        found = f"{data.shape[0]} lines of {data.shape[1]} numbers" if data.size else "no numbers"
+        raise MotionFileError(path, f"{expected} ({num_frames * num_channels} numbers), found {found}")
+    while chunk := handle.read(65536):
+        if chunk.strip():
+            raise MotionFileError(path, f"{expected}, found more numbers after the last frame")
     if not np.isfinite(data).all():
         raise MotionFileError(path, "motion data contain NaN or inf")
-    return check_motion(_joints_to_motion(joints, data, frame_time, path), path)
+    return data
 
 
 def _joints_to_motion(joints: list[_Joint], data: np.ndarray, frame_time: float, path: Path) -> Motion:
     names = [joint.name for joint in joints]
     if sorted(names) != sorted(AMP_HUMANOID.node_names):
-        shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+        # A short list is shown whole; a long one (mostly the same names) only by what differs.
+        shown = f" ({', '.join(short_repr(name)[1:-1] for name in names)})" if len(names) <= 6 else ""
         raise MotionFileError(
             path,
-            f"skeleton is not the AMP humanoid: expected its {AMP_HUMANOID.describe()}, "
-            f"found {len(names)} joints ({shown})",
+            f"skeleton is not the AMP humanoid: found {len(names)} joints{shown}, the AMP humanoid has "
+            f"{AMP_HUMANOID.num_bodies}: {names_difference(names, AMP_HUMANOID.node_names)}",
         )
     order = [names.index(name) for name in AMP_HUMANOID.node_names]
     parents = tuple(-1 if joints[i].parent < 0 else AMP_HUMANOID.index(names[joints[i].parent]) for i in order)

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from isaacgymenvs.motion.io_utils import check_file_size, check_frame_count
+from isaacgymenvs.motion.limits import MAX_FRAMES
 from isaacgymenvs.motion.motion import Motion, MotionFileError, check_motion
 from isaacgymenvs.motion.skeleton import AMP_HUMANOID
 from isaacgymenvs.utils import rotations as rot
@@ -45,17 +47,20 @@ def _wxyz_to_z_up(wxyz: torch.Tensor) -> torch.Tensor:
 
 def read_deepmimic_txt(path: Path) -> Motion:
     """Read a DeepMimic humanoid clip and convert it to the AMP humanoid."""
+    check_file_size(path)
     try:
-        document = json.loads(Path(path).read_text())
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MotionFileError(path, "file not found") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise MotionFileError(path, f"not a DeepMimic clip: invalid JSON ({error})") from None
+        raise MotionFileError(path, f"not a DeepMimic clip: invalid JSON ({str(error)[:200]})") from None
+    except RecursionError:
+        raise MotionFileError(path, "not a DeepMimic clip: JSON nested too deeply") from None
     if not isinstance(document, dict) or "Frames" not in document:
         raise MotionFileError(path, "not a DeepMimic clip: no 'Frames' list")
     try:
         frames = np.asarray(document["Frames"], dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raise MotionFileError(path, "'Frames' must be a list of equal-length number lists") from None
     if frames.ndim != 2 or frames.shape[1] != VALUES_PER_FRAME:
         raise MotionFileError(
@@ -65,6 +70,7 @@ def read_deepmimic_txt(path: Path) -> Motion:
         )
     if frames.shape[0] < 2:
         raise MotionFileError(path, f"a motion needs at least 2 frames, found {frames.shape[0]}")
+    check_frame_count(frames.shape[0], path)
     if not np.isfinite(frames).all():
         raise MotionFileError(path, "frames contain NaN or inf")
     durations = frames[:-1, 0]
@@ -88,6 +94,14 @@ def read_deepmimic_txt(path: Path) -> Motion:
     frame_time = float(np.median(durations))
     if np.abs(durations - frame_time).max() > 1e-4:
         times = torch.from_numpy(np.concatenate([[0.0], np.cumsum(durations)]))
+        # Resampling to the most common duration must not make a clip longer than any clip may be.
+        resampled = float(times[-1]) / frame_time + 1
+        if not resampled <= MAX_FRAMES:
+            raise MotionFileError(
+                path,
+                f"frame durations from {durations.min():g} to {durations.max():g} s resample to {resampled:.3g} "
+                f"frames of {frame_time:g} s, more than the {MAX_FRAMES} a clip may have (docs/limits.md)",
+            )
         local, root_translation = _resample(local, root_translation, times, frame_time)
     fps = 1.0 / frame_time
     if abs(fps - round(fps)) < 1e-3 * fps:  # durations are stored rounded (0.016666, 0.033332)

@@ -6,7 +6,9 @@ Fields: ``fps``, ``dof_names`` ``[D]``, ``body_names`` ``[B]``, ``dof_positions`
 
 Reading uses the body fields only (matched by name, extra bodies ignored): the root position, the global rotations
 turned into local ones, and the body velocities. The DOF fields depend on how an exporter defined its joints, so they
-are not trusted; the body positions are instead checked against the AMP humanoid's bone lengths.
+are not used, only checked for agreement (``dof_names`` as long as the arrays are wide); the body positions are checked
+against the AMP humanoid's bone lengths. The archive is read without pickles and without allocating more than it
+declares (:func:`read_npz_arrays`).
 
 Writing fills every field. ``dof_positions`` and ``dof_velocities`` use this project's DOF convention, the original
 task's: 28 values named after the MJCF joints, where each 3-DOF group is the exponential map of the joint's local
@@ -15,13 +17,16 @@ rotation and each hinge its angle (``docs/motion_formats.md``).
 
 from __future__ import annotations
 
+import math
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from isaacgymenvs.motion.io_utils import atomic_write
+from isaacgymenvs.motion.io_utils import atomic_write, check_file_size, check_frame_count
+from isaacgymenvs.motion.limits import MAX_MOTION_DATA_BYTES, size_text
 from isaacgymenvs.motion.motion import Motion, MotionFileError, check_motion
 from isaacgymenvs.motion.skeleton import (
     AMP_HUMANOID,
@@ -29,6 +34,7 @@ from isaacgymenvs.motion.skeleton import (
     compute_dof_velocities,
     global_to_local_rotation,
     local_rotation_to_dof_pos,
+    names_difference,
 )
 from isaacgymenvs.utils import rotations as rot
 
@@ -37,25 +43,75 @@ REQUIRED_FIELDS = ("fps", "body_names", "body_positions", "body_rotations")
 BONE_LENGTH_TOLERANCE = 0.01
 
 
-def read_isaaclab_npz(path: Path) -> Motion:
-    """Read an Isaac Lab motion ``.npz`` of the AMP humanoid into a :class:`Motion`."""
+def read_npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` archive by name, read without pickles and without allocating more than the archive
+    declares: the members' uncompressed sizes add up to at most
+    :data:`~isaacgymenvs.motion.limits.MAX_MOTION_DATA_BYTES`, and no array header may declare more data than its
+    member holds."""
+    check_file_size(path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            fields = {name: archive[name] for name in archive.files}
+        with zipfile.ZipFile(path) as archive:
+            members = [info for info in archive.infolist() if info.filename.endswith(".npy")]
+            total = sum(info.file_size for info in members)
+            if total > MAX_MOTION_DATA_BYTES:
+                raise MotionFileError(
+                    path,
+                    f"the archive unpacks to {size_text(total)}, more than the {size_text(MAX_MOTION_DATA_BYTES)} "
+                    "a motion file may hold (docs/limits.md)",
+                )
+            return {info.filename[: -len(".npy")]: _read_member(archive, info, path) for info in members}
+    except MotionFileError:
+        raise
     except FileNotFoundError:
         raise MotionFileError(path, "file not found") from None
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as error:
-        raise MotionFileError(path, f"not a readable .npz archive ({type(error).__name__}: {error})") from None
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, KeyError, NotImplementedError) as error:
+        problem = f"{type(error).__name__}: {str(error)[:200]}"
+        raise MotionFileError(path, f"not a readable .npz archive ({problem})") from None
+    except RuntimeError as error:  # zipfile's answer to an encrypted member
+        raise MotionFileError(path, f"not a readable .npz archive ({str(error)[:200]})") from None
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
+    name = info.filename[: -len(".npy")]
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ValueError(f"field {name!r}: unsupported .npy format version {version}")
+        if dtype.hasobject:
+            raise MotionFileError(path, f"refused to load: field {name!r} holds pickled Python objects")
+        if any(dimension < 0 for dimension in shape):
+            raise MotionFileError(path, f"field {name!r}: negative shape {shape}")
+        declared = math.prod(shape) * dtype.itemsize
+        available = info.file_size - member.tell()
+        data = member.read(declared) if declared <= available else b""
+        if len(data) != declared:
+            raise MotionFileError(
+                path,
+                f"truncated or corrupt .npz archive: field {name!r} declares {size_text(declared)} "
+                f"(shape {shape}, {dtype}), the archive holds {size_text(max(available, 0))}",
+            )
+    array = np.frombuffer(data, dtype=dtype)
+    return array.reshape(shape[::-1]).transpose() if fortran_order else array.reshape(shape)
+
+
+def read_isaaclab_npz(path: Path) -> Motion:
+    """Read an Isaac Lab motion ``.npz`` of the AMP humanoid into a :class:`Motion`."""
+    fields = read_npz_arrays(path)
     missing = [name for name in REQUIRED_FIELDS if name not in fields]
     if missing:
-        raise MotionFileError(path, f"missing Isaac Lab motion fields {missing} (found {sorted(fields)})")
-    body_names = [str(name) for name in fields["body_names"].tolist()]
+        raise MotionFileError(path, f"missing Isaac Lab motion fields {missing} (found {sorted(fields)[:20]})")
+    body_names = _names(fields, "body_names", path)
     absent = [name for name in AMP_HUMANOID.node_names if name not in body_names]
-    if absent:
+    repeated = sorted({name for name in body_names if body_names.count(name) > 1 and name in AMP_HUMANOID.node_names})
+    if absent or repeated:
         raise MotionFileError(
             path,
-            f"skeleton is not the AMP humanoid: bodies {absent} are missing "
-            f"(file has {len(body_names)} bodies: {', '.join(body_names[:6])}, ...)",
+            f"skeleton is not the AMP humanoid: found {len(body_names)} bodies: "
+            + names_difference(body_names, AMP_HUMANOID.node_names),
         )
     order = [body_names.index(name) for name in AMP_HUMANOID.node_names]
     positions = _numeric(fields, "body_positions", path)
@@ -67,6 +123,8 @@ def read_isaaclab_npz(path: Path) -> Motion:
             f"body_positions {positions.shape} and body_rotations {rotations.shape} must be "
             f"(frames, {len(body_names)}, 3) and (frames, {len(body_names)}, 4)",
         )
+    check_frame_count(frames, path)
+    _check_dof_fields(fields, frames, path)
     velocities = {}
     for field in ("body_linear_velocities", "body_angular_velocities"):
         if field in fields:
@@ -74,10 +132,10 @@ def read_isaaclab_npz(path: Path) -> Motion:
             if value.shape != positions.shape:
                 raise MotionFileError(path, f"{field} has shape {value.shape}, expected {positions.shape}")
             velocities[field] = torch.from_numpy(value[:, order].astype(np.float64))
-    try:
-        fps = float(np.asarray(fields["fps"]).reshape(-1)[0])
-    except (TypeError, ValueError, IndexError):
-        raise MotionFileError(path, f"fps is not a number ({fields['fps']!r})") from None
+    fps_field = fields["fps"]
+    if fps_field.size != 1 or fps_field.dtype.kind not in "iuf":
+        raise MotionFileError(path, f"fps must be one number, found {fps_field.dtype} of shape {fps_field.shape}")
+    fps = float(fps_field.reshape(-1)[0])
     positions = torch.from_numpy(positions[:, order].astype(np.float64))
     global_rotation = rot.quat_wxyz_to_xyzw(torch.from_numpy(rotations[:, order].astype(np.float64)))
     if not torch.isfinite(positions).all() or not torch.isfinite(global_rotation).all():
@@ -95,10 +153,39 @@ def read_isaaclab_npz(path: Path) -> Motion:
     return check_motion(motion, path)
 
 
+def _names(fields: dict[str, np.ndarray], name: str, path: Path) -> list[str]:
+    """A field of names: a 1-D array of strings."""
+    value = fields[name]
+    if value.ndim != 1 or value.dtype.kind not in "US":
+        raise MotionFileError(path, f"{name} must be a list of names, found {value.dtype} of shape {value.shape}")
+    return [item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item) for item in value.tolist()]
+
+
+def _check_dof_fields(fields: dict[str, np.ndarray], frames: int, path: Path) -> None:
+    """The DOF fields are not used, but a file whose DOF names, positions and velocities disagree is corrupt."""
+    names = _names(fields, "dof_names", path) if "dof_names" in fields else None
+    shapes = {}
+    for field in ("dof_positions", "dof_velocities"):
+        if field in fields:
+            value = _numeric(fields, field, path)
+            if value.ndim != 2 or value.shape[0] != frames:
+                raise MotionFileError(path, f"{field} has shape {value.shape}, expected ({frames}, DOFs)")
+            shapes[field] = value.shape
+    for field, shape in shapes.items():
+        if names is not None and shape[1] != len(names):
+            raise MotionFileError(
+                path, f"dof_names lists {len(names)} names but {field} has {shape[1]} columns; the file is inconsistent"
+            )
+    if len({shape[1] for shape in shapes.values()}) > 1:
+        raise MotionFileError(
+            path, f"dof_positions {shapes['dof_positions']} and dof_velocities {shapes['dof_velocities']} differ"
+        )
+
+
 def _numeric(fields: dict[str, np.ndarray], name: str, path: Path) -> np.ndarray:
     value = fields[name]
-    if not np.issubdtype(value.dtype, np.number):
-        raise MotionFileError(path, f"field {name!r} is not numeric (dtype {value.dtype})")
+    if value.dtype.kind not in "iuf":
+        raise MotionFileError(path, f"field {name!r} is not real numbers (dtype {value.dtype})")
     return value
 
 

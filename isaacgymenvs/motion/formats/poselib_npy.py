@@ -13,6 +13,7 @@ containers, numpy arrays and dtypes: a file naming anything else is refused befo
 from __future__ import annotations
 
 import io
+import math
 import pickle
 from collections import OrderedDict
 from pathlib import Path
@@ -21,7 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from isaacgymenvs.motion.io_utils import atomic_write
+from isaacgymenvs.motion.io_utils import atomic_write, check_file_size, check_frame_count
+from isaacgymenvs.motion.limits import short_repr, size_text
 from isaacgymenvs.motion.motion import Motion, MotionFileError, check_motion
 from isaacgymenvs.motion.skeleton import SkeletonTree, global_to_local_rotation
 
@@ -60,24 +62,32 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 
 def read_npy_object(path: Path) -> Any:
-    """The object stored in a ``.npy`` file, unpickled safely (plain arrays are returned as arrays)."""
+    """The object stored in a ``.npy`` file, unpickled safely (plain arrays are returned as arrays).
+
+    Nothing larger than the file is allocated: a plain array's header may not declare more data than the file holds,
+    and the file's size is bounded (:data:`~isaacgymenvs.motion.limits.MAX_MOTION_FILE_BYTES`).
+    """
+    size = check_file_size(path)
     try:
         with open(path, "rb") as handle:
             version = np.lib.format.read_magic(handle)
             if version == (1, 0):
-                _, _, dtype = np.lib.format.read_array_header_1_0(handle)
+                shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
             elif version == (2, 0):
-                _, _, dtype = np.lib.format.read_array_header_2_0(handle)
+                shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
             else:
                 raise ValueError(f"unsupported .npy format version {version}")
             if not dtype.hasobject:
+                _check_declared_size(shape, dtype, size - handle.tell(), path)
                 handle.seek(0)
                 return np.lib.format.read_array(handle, allow_pickle=False)
             payload = handle.read()
+    except MotionFileError:
+        raise
     except FileNotFoundError:
         raise MotionFileError(path, "file not found") from None
     except (ValueError, OSError, EOFError) as error:
-        raise MotionFileError(path, f"not a valid .npy file ({error})") from None
+        raise MotionFileError(path, f"not a valid .npy file ({str(error)[:200]})") from None
     try:
         stored = _RestrictedUnpickler(io.BytesIO(payload)).load()
     except _RefusedPickle as error:
@@ -91,11 +101,26 @@ def read_npy_object(path: Path) -> Any:
         IndexError,
         KeyError,
         MemoryError,
+        OverflowError,
+        RecursionError,
     ) as error:
         raise MotionFileError(path, f"truncated or corrupt .npy payload ({type(error).__name__})") from None
     if isinstance(stored, np.ndarray) and stored.shape == () and stored.dtype.hasobject:
         return stored.item()
     return stored
+
+
+def _check_declared_size(shape: tuple[int, ...], dtype: np.dtype, available: int, path: Path) -> None:
+    """Refuse an array header that declares more data than the file holds (before numpy allocates it)."""
+    if any(dimension < 0 for dimension in shape):
+        raise MotionFileError(path, f"not a valid .npy file (negative shape {shape} in the header)")
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > available:
+        raise MotionFileError(
+            path,
+            f"truncated or corrupt .npy file: its header declares {size_text(declared)} of data "
+            f"(shape {shape}, {dtype}), the file holds {size_text(max(available, 0))}",
+        )
 
 
 def _leaf(value: Any, key: str, path: Path) -> np.ndarray:
@@ -104,7 +129,7 @@ def _leaf(value: Any, key: str, path: Path) -> np.ndarray:
         if "arr" not in value:
             raise MotionFileError(path, f"field {key!r} has no 'arr' entry")
         value = value["arr"]
-    if not isinstance(value, np.ndarray) or value.dtype.hasobject:
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
         raise MotionFileError(path, f"field {key!r} is not a numeric array")
     return value
 
@@ -114,11 +139,12 @@ def read_poselib_npy(path: Path) -> Motion:
     stored = read_npy_object(path)
     if not isinstance(stored, dict):
         raise MotionFileError(path, f"expected a poselib motion (a pickled dict), found {type(stored).__name__}")
+    check_frame_count(_frames(stored.get("rotation")), path)
     kind = stored.get("__name__")
     if kind == "SkeletonState":
         raise MotionFileError(path, "this is a single pose (poselib SkeletonState), not a motion")
     if kind != "SkeletonMotion":
-        raise MotionFileError(path, f"expected __name__ 'SkeletonMotion', found {kind!r}")
+        raise MotionFileError(path, f"expected __name__ 'SkeletonMotion', found {short_repr(kind)}")
     missing = [k for k in ("rotation", "root_translation", "skeleton_tree", "fps") if k not in stored]
     if missing:
         raise MotionFileError(path, f"missing keys {missing}")
@@ -131,13 +157,13 @@ def read_poselib_npy(path: Path) -> Motion:
             tuple(int(p) for p in _leaf(tree["parent_indices"], "parent_indices", path)),
             _leaf(tree["local_translation"], "local_translation", path),
         )
-    except (ValueError, TypeError) as error:
-        raise MotionFileError(path, f"invalid skeleton_tree ({error})") from None
+    except (ValueError, TypeError, OverflowError) as error:
+        raise MotionFileError(path, f"invalid skeleton_tree ({str(error)[:200]})") from None
     rotation = torch.from_numpy(_leaf(stored["rotation"], "rotation", path).astype(np.float64))
     try:
         fps = float(np.asarray(stored["fps"]))
-    except (TypeError, ValueError):
-        raise MotionFileError(path, f"fps is not a number ({stored['fps']!r})") from None
+    except (TypeError, ValueError, OverflowError):
+        raise MotionFileError(path, f"fps is not a number ({short_repr(stored['fps'])})") from None
     motion = Motion(
         skeleton=skeleton,
         local_rotation=rotation,
@@ -154,6 +180,12 @@ def read_poselib_npy(path: Path) -> Motion:
     if not bool(stored.get("is_local", True)) and rotation.ndim == 3 and rotation.shape[1] == skeleton.num_bodies:
         motion.local_rotation = global_to_local_rotation(motion.local_rotation, skeleton)
     return check_motion(motion, path)
+
+
+def _frames(rotation: Any) -> int:
+    """The frame count a ``rotation`` field declares (0 when it is not an array)."""
+    value = rotation.get("arr") if isinstance(rotation, dict) else rotation
+    return int(value.shape[0]) if isinstance(value, np.ndarray) and value.ndim > 0 else 0
 
 
 def _tensor_leaf(array: np.ndarray) -> dict[str, Any]:

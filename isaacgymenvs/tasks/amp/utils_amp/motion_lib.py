@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from isaacgymenvs.motion.files import MOTION_ASSET_FOLDER, load_motion_set
-from isaacgymenvs.motion.motion import Motion
+from isaacgymenvs.motion.motion import Motion, MotionFileError
 from isaacgymenvs.motion.skeleton import (
     AMP_JOINT_LAYOUT,
     JointLayout,
@@ -71,7 +71,7 @@ class MotionLib:
         for entry in entries:
             problem = skeleton_mismatch(entry.motion.skeleton, joint_layout.skeleton)
             if problem is not None:
-                raise ValueError(f"{entry.source}: skeleton does not match the simulated character: {problem}")
+                raise MotionFileError(entry.source, f"skeleton does not match the simulated character: {problem}")
 
         float64 = {"dtype": torch.float64, "device": self._device}
         num_frames = [motion.num_frames for motion in self._motions]
@@ -80,6 +80,10 @@ class MotionLib:
         self._motion_dt = 1.0 / self._motion_fps
         self._motion_lengths = (self._motion_num_frames - 1).to(torch.float64) * self._motion_dt
         weights = torch.tensor([entry.weight for entry in entries], **float64)
+        if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()) or not float(weights.sum()) > 0:
+            # load_motion_set refuses such lists already; sampling divides by the sum, so it is checked where it is used
+            problem = f"clip weights must be finite, >= 0 and not all 0, got {weights.tolist()}"
+            raise MotionFileError(motion_file, problem)
         self._motion_weights = weights / weights.sum()
         self._motion_start = torch.tensor(
             np.concatenate([[0], np.cumsum(num_frames)[:-1]]), dtype=torch.long, device=self._device
