@@ -15,6 +15,7 @@ Every file is written to a temporary name and moved into place, so a run killed 
 
 from __future__ import annotations
 
+import pickle
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -68,14 +69,30 @@ def read_checkpoint_file(path: str | Path, mmap: bool = False) -> Any:
     naming the file and the problem. ``mmap`` maps tensors lazily (cheap when only counters are read)."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
+        raise CheckpointError(f"checkpoint {path} does not exist" + (" as a file" if path.exists() else ""))
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} cannot be read: the file is empty (0 bytes)")
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as error:  # any unreadable file gets the same one-line answer
-        raise CheckpointError(
-            f"checkpoint {path} cannot be read ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''})"
-        ) from None
+        raise CheckpointError(f"checkpoint {path} {_unreadable(error)}") from None
+
+
+def _unreadable(error: Exception) -> str:
+    """Why torch could not load a checkpoint, in words for its user: what a refused file tried to load (never
+    torch's advice to load it unsafely), or that the file is truncated or not a checkpoint."""
+    text = str(error)
+    refused = re.search(r"GLOBAL ([\w.]+)", text)
+    if refused:
+        return f"refused to load: it names {refused.group(1)}, which a checkpoint never needs"
+    if isinstance(error, pickle.UnpicklingError):
+        detail = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
+        reason = f": {detail.group(1)[:200]}" if detail else f" ({text.splitlines()[0][:200]})" if text else ""
+        return f"cannot be read: it is corrupt or not a checkpoint{reason}"
+    if isinstance(error, EOFError) or "central directory" in text or "failed reading" in text:
+        return "cannot be read: it is truncated or corrupt (not a complete torch checkpoint)"
+    first_line = text.splitlines()[0][:200] if text else ""
+    return f"cannot be read: it is not a torch checkpoint ({type(error).__name__}: {first_line})"
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
