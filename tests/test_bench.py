@@ -1,5 +1,5 @@
 """The training benchmark end to end at a tiny size: it runs the real launcher, echoes its progress and reports the
-medians parsed from the progress lines."""
+medians parsed from the progress lines; and ``python -m isaacgymenvs.bench --help`` lists every benchmark."""
 
 from __future__ import annotations
 
@@ -36,3 +36,23 @@ def test_train_benchmark_reports_medians(tmp_path: Path) -> None:
     assert row.startswith("default config"), result.stdout
     total, env = (float(value) for value in row.split()[-2:])
     assert 0 < total < env  # the end-to-end rate includes the environment's time and more
+
+
+def test_help_lists_every_benchmark(tmp_path: Path) -> None:
+    from isaacgymenvs.bench.__main__ import BENCHMARKS
+
+    for flag in ("--help", "-h"):
+        result = run_python(["-m", "isaacgymenvs.bench", flag], tmp_path)
+        assert result.returncode == 0, result.stderr
+        listed = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ")]
+        assert listed == list(BENCHMARKS) and "skill" in listed
+    missing = run_python(["-m", "isaacgymenvs.bench"], tmp_path)
+    assert missing.returncode == 2 and "skill" in missing.stderr
+
+
+def test_an_unknown_benchmark_is_one_line(tmp_path: Path) -> None:
+    from isaacgymenvs.bench.__main__ import BENCHMARKS
+
+    result = run_python(["-m", "isaacgymenvs.bench", "nope"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: unknown benchmark 'nope'; choices: {', '.join(BENCHMARKS)}"

@@ -13,7 +13,9 @@ times (no interpolation between frames, which would add jerk of its own). Then:
 * Fréchet distance between Gaussians of the per-frame AMP features of the subject and of the reference;
 * held-out accuracy of a two-sample classifier, subject frames vs reference frames (0.5: indistinguishable);
 * normalised jerk of the hands and feet over quarter-second windows, and foot skate (horizontal speed of the slowest
-  touching point of a foot).
+  touching point of a foot);
+* the gait: forward speed along the root's heading and the median stride, measured as ``motion info`` measures clips
+  (:func:`clip_gait` gives the clips' own figures).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from isaacgymenvs.video.viewer import sample_motion
 KEY_SLICE = slice(93, 105)  # hands and feet, root-relative, heading frame, in the 105 features
 FEET = [AMP_HUMANOID.index("right_foot"), AMP_HUMANOID.index("left_foot")]
 KEYS = [AMP_HUMANOID.index(name) for name in ("right_hand", "left_hand", "right_foot", "left_foot")]
+FEET_IN_KEYS = [KEYS.index(foot) for foot in FEET]  # the feet's rows of the hand/foot records
 # DTW costs grow with both lengths; longer episodes are compared over their first part.
 MAX_ALIGNED_FRAMES = 150
 JERK_WINDOW = 0.25  # s: a few hundred ms, so that even episodes of falling baselines hold a window
@@ -51,6 +54,7 @@ class Episode:
     key_world: np.ndarray  # [T, 4, 3]
     local_rotation: np.ndarray  # [T, 15, 4]
     foot_corners: np.ndarray  # [T, 2, 8, 3], world
+    root: np.ndarray  # [T, 7]: position (m) and rotation (x, y, z, w), world
     fell: bool
     dt: float  # s between frames
 
@@ -70,11 +74,19 @@ def foot_box_corners(foot_positions: torch.Tensor, foot_rotations: torch.Tensor)
     return rot.quat_rotate(rotations, corners.expand(*rotations.shape[:-1], 3)) + foot_positions.unsqueeze(-2)
 
 
-def rollout(task: HumanoidAMP, policy: Policy, episodes: int) -> list[Episode]:
+def rollout(task: HumanoidAMP, policy: Policy, episodes: int, whole_rounds: bool = False) -> list[Episode]:
     """Run ``task`` with ``policy`` until ``episodes`` episodes have ended; each episode holds its first state and the
-    state after every step (the last one included)."""
+    state after every step (the last one included).
+
+    By default the first ``episodes`` episodes to end are kept. Where some episodes are much shorter than others (a
+    policy that falls now and then), short ones are over-represented: an environment can end several of them while
+    another runs its full length. With ``whole_rounds`` each environment contributes only its first episode of a
+    round, a round lasts until those episodes have ended (every environment, or the first ones the remaining count
+    needs) and then every environment starts afresh: a fair sample of the policy's episodes.
+    """
     collected: list[Episode] = []
     records: list[list[tuple]] = [[] for _ in range(task.num_envs)]
+    round_episodes: list[Episode | None] = [None] * task.num_envs
     task.reset_buf[:] = 1  # every environment starts a fresh episode
     while len(collected) < episodes:
         obs_dict, done_ids = task.reset_done()
@@ -87,29 +99,45 @@ def rollout(task: HumanoidAMP, policy: Policy, episodes: int) -> list[Episode]:
             records[env].append(_row(states, env))
         terminated = extras["terminate"].bool().cpu()
         for env in resets.nonzero().flatten().tolist():
-            if len(collected) < episodes:
-                columns = list(zip(*records[env], strict=True))
-                collected.append(
-                    Episode(
-                        features=np.stack(columns[0]),
-                        key_world=np.stack(columns[1]),
-                        local_rotation=np.stack(columns[2]),
-                        foot_corners=np.stack(columns[3]),
-                        fell=bool(terminated[env]),
-                        dt=task.dt,
-                    )
-                )
+            if not whole_rounds and len(collected) < episodes:
+                collected.append(_episode(records[env], bool(terminated[env]), task.dt))
+            elif whole_rounds and round_episodes[env] is None:
+                round_episodes[env] = _episode(records[env], bool(terminated[env]), task.dt)
+        needed = min(task.num_envs, episodes - len(collected))
+        if whole_rounds and all(episode is not None for episode in round_episodes[:needed]):
+            collected.extend(round_episodes[:needed])  # by environment, not by end time
+            round_episodes = [None] * task.num_envs
+            task.reset_buf[:] = 1
     return collected
+
+
+def _episode(rows: list[tuple], fell: bool, dt: float) -> Episode:
+    columns = list(zip(*rows, strict=True))
+    return Episode(
+        features=np.stack(columns[0]),
+        key_world=np.stack(columns[1]),
+        local_rotation=np.stack(columns[2]),
+        foot_corners=np.stack(columns[3]),
+        root=np.stack(columns[4]),
+        fell=fell,
+        dt=dt,
+    )
 
 
 def _states(task: HumanoidAMP, obs: torch.Tensor) -> tuple[np.ndarray, ...]:
     """Every environment's recorded quantities now: features, hand/foot world positions, local rotations, foot box
-    corners."""
+    corners, root position and rotation."""
     backend = task.backend
     rotations = backend.rigid_body_rot
     local = global_to_local_rotation(rotations.double(), AMP_HUMANOID).float()
     corners = foot_box_corners(backend.rigid_body_pos[:, FEET], rotations[:, FEET])
-    return (obs.cpu().numpy().copy(), backend.rigid_body_pos[:, KEYS].numpy().copy(), local.numpy(), corners.numpy())
+    return (
+        obs.cpu().numpy().copy(),
+        backend.rigid_body_pos[:, KEYS].numpy().copy(),
+        local.numpy(),
+        corners.numpy(),
+        backend.root_states[:, :7].numpy().copy(),
+    )
 
 
 def _row(states: tuple[np.ndarray, ...], env: int) -> tuple[np.ndarray, ...]:
@@ -143,6 +171,7 @@ def reference_frames(task: HumanoidAMP, motion: Motion, first_frame: int, frames
         key_world=global_position[:, KEYS].numpy(),
         local_rotation=local.float().numpy(),
         foot_corners=corners.numpy(),
+        root=torch.cat([root, global_rotation[:, 0]], dim=-1).float().numpy(),
         fell=False,
         dt=dt,
     )
@@ -175,6 +204,40 @@ def _reference_sequences(task: HumanoidAMP, episode_steps: int) -> list[Episode]
             motion = clip
         sequences.append(reference_frames(task, motion, 0, motion.num_frames))
     return sequences
+
+
+def gait(episodes: list[Episode]) -> dict[str, float]:
+    """Forward speed (m/s, mean over every frame of ``episodes``) and median stride (m, over every complete swing;
+    nan without one) of a subject, by :func:`metrics.forward_speeds` and :func:`metrics.stride_lengths`."""
+    speeds = np.concatenate(
+        [metrics.forward_speeds(e.root[:, :3], e.root[:, 3:], e.dt) for e in episodes if e.length > 1] or [[np.nan]]
+    )
+    strides = [
+        stride
+        for e in episodes
+        for stride in metrics.stride_lengths(e.key_world[:, FEET_IN_KEYS], e.foot_corners[..., 2].min(axis=-1), e.dt)
+    ]
+    return {
+        "forward_speed_mps": float(np.mean(speeds)),
+        "stride_length_m": float(np.median(strides)) if strides else float("nan"),
+    }
+
+
+def clip_gait(task: HumanoidAMP) -> dict[str, float]:
+    """:func:`gait` of the task's clips themselves (a looping clip played three times, as ``motion info`` does), the
+    figures averaged by the clips' weights (a clip without a complete swing left out of the stride)."""
+    library = task.motion_lib
+    weights = library.motion_weights.cpu().numpy().astype(np.float64)
+    figures = []
+    for index in range(library.num_motions()):
+        clip = library.get_motion(index)
+        motion = repeat_loop(clip) if clip.loop else clip
+        figures.append(gait([reference_frames(task, motion, 0, motion.num_frames)]))
+    speed = float(np.average([f["forward_speed_mps"] for f in figures], weights=weights))
+    strides = np.array([f["stride_length_m"] for f in figures])
+    known = np.isfinite(strides)
+    stride = float(np.average(strides[known], weights=weights[known])) if known.any() else float("nan")
+    return {"forward_speed_mps": speed, "stride_length_m": stride}
 
 
 def _aligned_errors(episode: Episode, reference: Episode) -> tuple[float, float, float]:
@@ -222,18 +285,27 @@ def summarize(
         "classifier_accuracy": metrics.classifier_accuracy(features, reference_features, seed=seed),
         "normalized_jerk": float(np.nanmedian(jerk)) if np.isfinite(jerk).any() else float("nan"),
         "foot_skate_mps": float(np.nanmean(skate)) if np.isfinite(skate).any() else float("nan"),
+        **gait(episodes),
     }
+
+
+def reference_set(task: HumanoidAMP, episodes: int, seed: int) -> tuple[list[Episode], np.ndarray]:
+    """What subjects are scored against: each clip whole (for the DTW alignments, repeated when it loops) and the AMP
+    features ``[N, 105]`` of ``episodes`` random stretches of the clips (for the distribution metrics)."""
+    episode_steps = task.max_episode_length - 1
+    references = _reference_sequences(task, episode_steps)
+    duration = min(episode_steps, 100) * task.dt
+    stretches = reference_episodes(task, episodes, duration, seed + 1)
+    return references, np.concatenate([episode.features for episode in stretches])
 
 
 def evaluate(task: HumanoidAMP, policies: dict[str, Policy], episodes: int, seed: int = 0) -> dict[str, dict]:
     """Metrics of every policy in ``policies`` and of the reference itself, against the reference."""
     torch.manual_seed(seed)
-    episode_steps = task.max_episode_length - 1
-    references = _reference_sequences(task, episode_steps)
-    # Reference frames for the distribution metrics: random stretches of the clips. A second, independent draw is
-    # scored like a policy: the floor every metric reaches for motion that is the reference.
-    duration = min(episode_steps, 100) * task.dt
-    reference_features = np.concatenate([e.features for e in reference_episodes(task, episodes, duration, seed + 1)])
+    references, reference_features = reference_set(task, episodes, seed)
+    # A second, independent draw of reference stretches is scored like a policy: the floor every metric reaches for
+    # motion that is the reference.
+    duration = min(task.max_episode_length - 1, 100) * task.dt
     results = {}
     resampled = reference_episodes(task, episodes, duration, seed + 2)
     results["reference (resampled)"] = summarize(task, resampled, references, reference_features, seed)

@@ -10,6 +10,9 @@
   |jerk|^2 dt * T^5 / L^2)`` with T the duration and L the path length; lower is smoother. Computed over windows of
   one duration (:func:`windowed_normalized_jerk`) so that episodes of different lengths compare.
 * :func:`foot_skate`: mean horizontal speed of feet while they touch the ground (of the slowest touching point).
+* :func:`forward_speeds` and :func:`stride_lengths`: the gait's forward speed along the root's heading and the ground
+  distance a foot covers per swing, by the rules ``python -m isaacgymenvs.motion info`` applies to clips, so that a
+  policy's gait and a clip's compare.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy import linalg
+
+from isaacgymenvs.motion.analysis import CONTACT_HEIGHT, CONTACT_SPEED, GROUND_PERCENTILE, MIN_SWING
 
 
 def subsequence_dtw(query: np.ndarray, reference: np.ndarray) -> tuple[float, np.ndarray]:
@@ -164,3 +169,59 @@ def foot_skate(foot_corners: np.ndarray, dt: float, contact_height: float = 0.02
         return float("nan")
     slowest = np.where(touching, speed, np.inf).min(axis=-1)
     return float(slowest[contact].mean())
+
+
+def forward_speeds(root_positions: np.ndarray, root_rotations: np.ndarray, dt: float) -> np.ndarray:
+    """Per-frame speed (m/s) of the root along its heading: the ground-plane velocity (central differences) projected
+    on the ground-plane direction of the root's x axis, the humanoid's forward. Negative when moving backwards; 0 on
+    frames where the x axis points (nearly) straight up or down (no heading).
+
+    Args:
+        root_positions: ``[T, 3]`` world positions (m), T >= 2.
+        root_rotations: ``[T, 4]`` world rotations, quaternions (x, y, z, w).
+        dt: seconds per frame.
+
+    Returns:
+        ``[T]`` forward speeds.
+    """
+    positions = np.asarray(root_positions, dtype=np.float64)
+    x, y, z, w = np.moveaxis(np.asarray(root_rotations, dtype=np.float64), -1, 0)
+    # The first column of the rotation matrix, ground-plane part.
+    heading = np.stack([1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y + w * z)], axis=-1)
+    norm = np.linalg.norm(heading, axis=-1, keepdims=True)
+    heading = np.where(norm > 1e-6, heading / np.maximum(norm, 1e-6), 0.0)
+    velocity = np.gradient(positions[:, :2], dt, axis=0)
+    return (velocity * heading).sum(axis=-1)
+
+
+def stride_lengths(foot_positions: np.ndarray, foot_heights: np.ndarray, dt: float) -> list[float]:
+    """Ground distance (m) each foot travels in each swing (lift-off to touch-down) that starts and ends inside the
+    sequence: one stride, i.e. two steps of a symmetric gait.
+
+    The rules of :mod:`isaacgymenvs.motion.analysis` (``motion info``): a foot is planted while it moves slower than
+    ``CONTACT_SPEED`` in the ground plane and its lowest point is within ``CONTACT_HEIGHT`` of the ground level (the
+    ``GROUND_PERCENTILE``-th percentile of the lower foot's height); swings shorter than ``MIN_SWING`` are flickers of
+    that test and are skipped; a stride runs from the last planted frame before a swing to the first after it.
+
+    Args:
+        foot_positions: ``[T, feet, 2 or 3]`` world positions of the feet (m).
+        foot_heights: ``[T, feet]`` height of each foot's lowest point (m).
+        dt: seconds per frame.
+    """
+    positions = np.asarray(foot_positions, dtype=np.float64)[..., :2]
+    heights = np.asarray(foot_heights, dtype=np.float64)
+    frames = len(positions)
+    if frames < 2:
+        return []
+    ground = np.percentile(heights.min(axis=-1), GROUND_PERCENTILE)
+    speed = np.linalg.norm(np.gradient(positions, dt, axis=0), axis=-1)
+    planted = (heights - ground < CONTACT_HEIGHT) & (speed < CONTACT_SPEED)
+    strides = []
+    for foot in range(positions.shape[1]):
+        swinging = np.concatenate([[False], ~planted[:, foot], [False]])
+        starts = np.flatnonzero(~swinging[:-1] & swinging[1:])  # first swinging frame
+        ends = np.flatnonzero(swinging[:-1] & ~swinging[1:])  # first planted frame after the swing
+        for start, end in zip(starts, ends, strict=True):
+            if start > 0 and end < frames and end - start >= MIN_SWING / dt:
+                strides.append(float(np.linalg.norm(positions[end, foot] - positions[start - 1, foot])))
+    return strides

@@ -1,0 +1,159 @@
+"""Time to skill: the samples and training minutes a configuration needs until its policy stands, and until it
+imitates its clip.
+
+    python -m isaacgymenvs.bench skill [overrides ...] (--minutes M | --samples S) [--eval-every K] [--episodes E]
+        [--eval-envs N] [--out DIR]
+
+It trains with the launcher's config (the Hydra overrides of ``launch.py``) in this process and, every K epochs and
+after the last, evaluates the current policy on a task of its own (same task config and clip, N environments, built
+once): deterministic actions (the mean), E episodes of up to the task's full length (300 steps, 10 s), each
+environment contributing its first episode of a round, scored by :mod:`isaacgymenvs.eval`
+(:mod:`isaacgymenvs.bench.skill_observer`). Evaluating does not change training, and its time is not training time.
+
+Thresholds (:mod:`isaacgymenvs.bench.skill_report`; the same for any clip, ``task.env.motion_file=``):
+
+* stands: deterministic fall rate <= 5 %;
+* imitates: stands, forward speed and median stride within 10 % of the clip's (never tighter than 0.1 m/s and 0.1 m:
+  clips that hardly move forward), and DTW hand/foot position error <= 0.08 m.
+
+Outputs in DIR (default ``runs/skill_<date_time>``): ``skill.csv`` (one row per evaluation), ``skill.png`` (each
+metric against samples and against training minutes) and ``summary.txt`` (the lines printed at the end), beside the
+training run's own ``nn/``, ``summaries/`` (with the evaluations under ``skill/``) and ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from isaacgymenvs.bench.skill_report import plot, summary_lines
+
+# Heavy modules (torch, the task, rl_games) are imported once the command line has been read, so that a mistake on it
+# is answered at once.
+DEFAULT_EVAL_EVERY = 20  # epochs; about 50 s of training between evaluations with the CPU defaults
+DEFAULT_EPISODES = 32
+DEFAULT_EVAL_ENVS = 32
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, as for every other bad input
+        raise _BadInputError(message)
+
+
+class _BadInputError(ValueError):
+    """A bad option of this command (exit status 2)."""
+
+
+def _parse(arguments: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    overrides = [a for a in arguments if "=" in a and not a.startswith("-")]
+    parser = _Parser(prog="python -m isaacgymenvs.bench skill", description=__doc__.splitlines()[0])
+    budget = parser.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--minutes", type=float, help="training minutes (evaluation excluded)")
+    budget.add_argument("--samples", type=int, help="environment samples")
+    parser.add_argument("--eval-every", type=int, default=DEFAULT_EVAL_EVERY, help="epochs between evaluations")
+    parser.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help="episodes per evaluation")
+    parser.add_argument("--eval-envs", type=int, default=DEFAULT_EVAL_ENVS, help="environments of the evaluation task")
+    parser.add_argument("--out", type=Path, help="output folder (default runs/skill_<date_time>)")
+    options = parser.parse_args([a for a in arguments if a not in overrides])
+    for name in ("minutes", "samples", "eval_every", "episodes", "eval_envs"):
+        value = getattr(options, name)
+        if value is not None and not value > 0:
+            raise _BadInputError(f"--{name.replace('_', '-')} must be positive, got {value:g}")
+    if any(o.split("=")[0].lstrip("+~") == "experiment" for o in overrides):
+        raise _BadInputError("experiment= is set by this benchmark; choose the output folder with --out")
+    options.out = options.out or Path("runs") / f"skill_{datetime.now().strftime('%Y-%m-%d_%H-%M-%S')}"
+    if options.out.exists() and any(options.out.iterdir()):
+        raise _BadInputError(f"output folder {options.out} is not empty; choose another with --out")
+    return options, overrides
+
+
+def _prepare(options: argparse.Namespace, overrides: list[str]) -> tuple[Any, Any, str]:
+    """The launcher's config for this run (budget and output folder set) and the evaluation; everything a bad
+    command line can break is checked here, before anything is written."""
+    # The command line sits above the launcher, as isaacgymenvs.eval's does: it composes and runs the same config.
+    from isaacgymenvs.bench.skill_observer import EVAL_SEED, PolicyEvaluation
+    from isaacgymenvs.launcher import _resolve, compose
+    from isaacgymenvs.learning.amp_config import check_train_params
+    from isaacgymenvs.tasks.amp.humanoid_amp_config import HumanoidAMPConfig
+
+    cfg = compose(overrides)
+    config = _resolve(cfg)
+    for key, why in (("test", "it trains"), ("checkpoint", "it trains from scratch"), ("multi_gpu", "one process")):
+        if config[key]:
+            raise _BadInputError(f"{key}= does not apply to bench skill ({why}); drop it")
+    HumanoidAMPConfig.from_cfg(config["task"])
+    train_config = config["train"]["params"]["config"]
+    check_train_params(config["train"]["params"], config["task"]["env"]["numEnvs"])
+    user_cap = any(o.split("=")[0].lstrip("+~") == "max_iterations" for o in overrides)
+    epochs = train_config["max_epochs"] if user_cap else -1
+    if options.samples is not None:  # the progress lines then show the epochs to go
+        needed = math.ceil(options.samples / (train_config["horizon_length"] * config["task"]["env"]["numEnvs"]))
+        epochs = min(epochs, needed) if user_cap and epochs != -1 else needed
+    cfg.max_iterations = epochs
+    # The launcher writes to runs/<experiment>; an absolute experiment path puts the run in the output folder itself
+    # (os.path.join drops "runs" before an absolute path). Checkpoints are then nn/skill*.pth.
+    cfg.experiment = str(options.out.resolve())
+    cfg.train.params.config.name = "skill"
+    evaluation = PolicyEvaluation(
+        config["task"], config["rl_device"], config["sim_device"], options.eval_envs, options.episodes, EVAL_SEED
+    )
+    return cfg, evaluation, str(config["task"]["env"]["motion_file"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        options, overrides = _parse(list(sys.argv[1:] if argv is None else argv))
+    except _BadInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    from isaacgymenvs import TaskNotFoundError
+    from isaacgymenvs.bench.skill_observer import SkillObserver
+    from isaacgymenvs.launcher import UsageError, run
+    from isaacgymenvs.learning.distributed import LaunchError
+    from isaacgymenvs.learning.run_control import TrainingInterrupted
+    from isaacgymenvs.motion.motion import MotionFileError
+    from isaacgymenvs.physics.mujoco_backend import ModelError
+    from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError
+
+    # The launcher's one-line errors (checkpoint= is refused, so no checkpoint errors).
+    errors = (ConfigError, MotionFileError, ModelError, LaunchError, TaskNotFoundError)
+    try:
+        cfg, evaluation, clip = _prepare(options, overrides)
+    except (_BadInputError, UsageError, *errors) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2 if isinstance(error, _BadInputError | UsageError) else 1
+    out, existed = options.out, options.out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / "skill.csv"
+    observer = SkillObserver(evaluation, options.eval_every, csv_path, options.minutes, options.samples)
+    budget = f"{options.minutes:g} training minutes" if options.minutes else f"{options.samples:,} samples"
+    print(
+        f"bench skill: {clip}, {budget}; evaluating every {options.eval_every} epochs on {options.episodes} episodes "
+        f"in {evaluation.task.num_envs} environments; output in {out}",
+        flush=True,
+    )
+    status = 0
+    try:
+        run(cfg, algo_observer=observer)
+    except (UsageError, *errors) as error:
+        shutil.rmtree(out, ignore_errors=True)  # nothing half-written
+        if existed:
+            out.mkdir()
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (TrainingInterrupted, KeyboardInterrupt) as stop:  # a study stopped by hand still gets its plot and summary
+        saved = f"; saved {stop.checkpoint}" if getattr(stop, "checkpoint", None) else ""
+        print(f"{stop or 'interrupted'}{saved}: reporting the evaluations so far", file=sys.stderr)
+        status = 128 + getattr(stop, "signal_number", 2)
+    lines = summary_lines(observer.rows, clip, options.episodes, observer.trained)
+    if observer.rows:
+        plot(observer.rows, clip, out / "skill.png")
+    lines.append(f"outputs: {csv_path}, {out / 'skill.png'}, {out / 'nn'}, {out / 'summaries'}")
+    (out / "summary.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines), flush=True)
+    return status
