@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import io
 import os
+import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +33,7 @@ from isaacgymenvs.motion.motion import MotionFileError
 from isaacgymenvs.physics.mujoco_backend import ModelError, default_thread_count
 from isaacgymenvs.resume import apply_saved_config, override_keys, resume_target, saved_run_config
 from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError, HumanoidAMPConfig
+from isaacgymenvs.utils.files import remove_stale_temporaries
 
 USAGE = __doc__.split("\n\n")[1]
 RUNS_DIR = "runs"
@@ -160,10 +163,12 @@ def run(cfg: Any, algo_observer: Any = None) -> int:
     rank_info = init_distributed() if config["multi_gpu"] else None
     rank = rank_info.rank if rank_info is not None else 0
     task_config = config["task"]
-    HumanoidAMPConfig.from_cfg(task_config)  # fail early, in one line, on a bad task value
+    task = HumanoidAMPConfig.from_cfg(task_config)  # fail early, in one line, on a bad task value
     num_envs = task_config["env"]["numEnvs"]
     train_params = config["train"]["params"]
-    _, notes = check_train_params(train_params, num_envs, training=not config["test"])
+    _, notes = check_train_params(
+        train_params, num_envs, training=not config["test"], amp_obs_steps=task.num_amp_obs_steps
+    )
     for note in notes if rank == 0 else []:
         print(f"note: {note}", flush=True)
     # The rollout (MuJoCo's pool) and the update (torch) take turns, so each may use every core given to this process.
@@ -181,6 +186,8 @@ def run(cfg: Any, algo_observer: Any = None) -> int:
     flush_denormals()
 
     experiment, file_name = (None, None) if config["test"] else _experiment_name(config, rank_info, checkpoint)
+    if experiment is not None and rank == 0:
+        _prepare_run_folder(Path(RUNS_DIR) / experiment)
     recorders: list[Any] = []
     hook = _recording_hook(config, task_config, experiment, checkpoint, recorders) if rank == 0 else None
     env_creator = get_rlgames_env_creator(
@@ -232,6 +239,31 @@ def run(cfg: Any, algo_observer: Any = None) -> int:
         for recorder in recorders:
             recorder.close()
     return 0
+
+
+def _prepare_run_folder(folder: Path) -> None:
+    """Before anything is built: make sure the run folder can be created (an :class:`OSError` naming the folder in the
+    way, else rl_games fails with a traceback after the task is built), and remove what a run killed while saving
+    left there (hidden ``.*.partial`` temporaries, which nothing reads), with a note."""
+    existing = Path(os.path.abspath(folder))
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(
+            errno.ENOTDIR, f"is not a folder, so the run folder {folder} cannot go there", str(existing)
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(
+            errno.EACCES,
+            f"not writable, so the run folder {folder} cannot be created (run from a folder you can write to)",
+            str(existing),
+        )
+    removed = [path for place in (folder, folder / "nn") for path in remove_stale_temporaries(place)]
+    if removed:
+        print(
+            f"note: removed {len(removed)} unfinished file(s) left in {folder} by a run stopped while saving",
+            flush=True,
+        )
 
 
 def _restore(agent: Any, checkpoint: str, sigma: float | None) -> None:
@@ -364,6 +396,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of the output went away (launch.py ... | head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except OSError as error:  # a folder or file that cannot be written (permissions, a full disk), named
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
     finally:
         if os.environ.get("WORLD_SIZE"):
             import torch.distributed as dist

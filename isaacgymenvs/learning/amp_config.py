@@ -1,18 +1,21 @@
 """The train config (``cfg/train/*.yaml``, ``params``) checked once, and its AMP keys as one typed structure.
 
-rl_games reads its own keys from the config dict; :func:`check_train_params` checks them (types, ranges, batch
-arithmetic) first so that a bad override fails with one line naming the key. :class:`AMPConfig` carries the keys the
-AMP plugin adds, with the original's defaults.
+rl_games reads its own keys from the config dict; :func:`check_train_params` checks them (types, finite values in
+range, batch arithmetic, buffers that fit in memory) first so that a bad override fails with one line naming the key.
+:class:`AMPConfig` carries the keys the AMP plugin adds, with the original's defaults.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 from isaacgymenvs.learning.amp_losses import DiscRewardType, RewardCombine
+from isaacgymenvs.tasks.amp.humanoid_amp_base import NUM_ACTIONS, NUM_OBS
 from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError
+from isaacgymenvs.utils.memory import machine_memory_bytes
 
 
 @dataclass(kw_only=True)
@@ -73,16 +76,12 @@ class AMPConfig:
             elif field.type in ("int",):
                 values[field.name] = _integer(value, key, minimum=1)
             elif field.type in ("bool",):
-                if not isinstance(value, bool):
-                    raise ConfigError(f"{key} must be true or false, got {value!r}")
-                values[field.name] = value
+                values[field.name] = _boolean(value, key)
+            elif field.name == "amp_replay_keep_prob":
+                values[field.name] = _number(value, key, minimum=0.0, maximum=1.0)
             else:
                 values[field.name] = _number(value, key, minimum=0.0)
         amp = cls(**values)
-        if amp.amp_replay_keep_prob > 1.0:
-            raise ConfigError(
-                f"train.params.config.amp_replay_keep_prob must be in [0, 1], got {amp.amp_replay_keep_prob}"
-            )
         if amp.reward_combine is RewardCombine.mul and (amp.task_reward_w == 0 or amp.disc_reward_w == 0):
             raise ConfigError(
                 "reward_combine: mul with task_reward_w or disc_reward_w 0 makes every reward 0; "
@@ -104,43 +103,98 @@ def _integer(value: Any, key: str, minimum: int) -> int:
     return value
 
 
-def _number(value: Any, key: str, minimum: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or (minimum is not None and value < minimum):
-        bound = f" >= {minimum:g}" if minimum is not None else ""
-        raise ConfigError(f"{key} must be a number{bound}, got {value!r}")
+def _number(
+    value: Any, key: str, minimum: float | None = None, maximum: float | None = None, positive: bool = False
+) -> float:
+    """A finite number in range (``positive``: above ``minimum``, not equal to it); else :class:`ConfigError`."""
+    ok = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    if ok and minimum is not None:
+        ok = value > minimum if positive else value >= minimum
+    if ok and maximum is not None:
+        ok = value <= maximum
+    if not ok:
+        if minimum is not None and maximum is not None:
+            bound = f" in [{minimum:g}, {maximum:g}]"
+        elif minimum is not None:
+            bound = f" {'>' if positive else '>='} {minimum:g}"
+        else:
+            bound = ""
+        raise ConfigError(f"{key} must be a finite number{bound}, got {value!r}")
     return float(value)
 
 
-def check_train_params(params: Mapping[str, Any], num_envs: int, training: bool = True) -> tuple[AMPConfig, list[str]]:
+def _boolean(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    return value
+
+
+# Keys of train.params.config checked for range: (minimum, maximum, minimum excluded). rl_games reads them as given.
+_RANGES: dict[str, tuple[float, float | None, bool]] = {
+    "gamma": (0.0, 1.0, False),  # a discount: above 1 the returns grow without bound
+    "tau": (0.0, 1.0, False),  # GAE's lambda
+    "learning_rate": (0.0, None, True),
+    "e_clip": (0.0, None, True),  # PPO's clip range; 0 would stop every update
+    "critic_coef": (0.0, None, False),
+    "entropy_coef": (0.0, None, False),
+}
+# Optional keys of train.params.config, checked when present.
+_OPTIONAL_RANGES: dict[str, tuple[float, float | None, bool]] = {
+    "kl_threshold": (0.0, None, True),
+    "grad_norm": (0.0, None, True),
+    "bounds_loss_coef": (0.0, None, False),
+}
+_BOOLEANS = ("normalize_input", "normalize_value", "normalize_advantage", "value_bootstrap", "truncate_grads")
+_LR_SCHEDULES = ("constant", "adaptive", "linear")
+
+
+def check_train_params(
+    params: Mapping[str, Any], num_envs: int, training: bool = True, amp_obs_steps: int = 2
+) -> tuple[AMPConfig, list[str]]:
     """Check ``train.params`` for a run with ``num_envs`` environments; return its AMP part and notes on what was
-    adjusted. The batch arithmetic is only checked for ``training`` (a player does not batch).
+    adjusted or is worth knowing. The batch arithmetic is only checked for ``training`` (a player does not batch).
 
     A batch (``horizon_length x num_envs``) smaller than ``minibatch_size`` shrinks the minibatch to the batch, and a
     discriminator minibatch larger than the policy's shrinks to it (small test runs then need only ``num_envs=``);
-    ``params`` is then updated in place, each change described by a note.
+    ``params`` is then updated in place, each change described by a note. ``max_epochs`` -1 (``max_iterations=-1``)
+    means no epoch limit: the run trains until it is stopped (a note says so). Buffers that could not fit in this
+    machine's memory (:func:`check_memory`, with AMP observations of ``amp_obs_steps`` steps) are refused.
 
     Raises:
-        ConfigError: a value of the wrong type or range, or sizes that do not divide (one line, naming the key).
+        ConfigError: a value of the wrong type or range, or sizes that do not divide or fit (one line, naming the key).
     """
     config = params.get("config", {})
     prefix = "train.params.config"
+    notes = []
     for key in ("horizon_length", "minibatch_size", "mini_epochs"):
         _integer(config.get(key), f"{prefix}.{key}", minimum=1)
     for key in ("save_frequency", "keep_checkpoints", "keep_checkpoints_every"):
         _integer(config.get(key, 0), f"{prefix}.{key}", minimum=0)
     _number(config.get("save_interval_minutes", 0), f"{prefix}.save_interval_minutes", minimum=0.0)
-    max_epochs = config.get("max_epochs", -1)
-    if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or (max_epochs < 1 and max_epochs != -1):
-        raise ConfigError(f"{prefix}.max_epochs (max_iterations=) must be a positive integer, got {max_epochs!r}")
-    for key in ("learning_rate", "gamma", "tau", "e_clip", "critic_coef", "entropy_coef"):
-        _number(config.get(key), f"{prefix}.{key}", minimum=0.0)
+    for key, name in (("max_epochs", "max_iterations="), ("max_frames", "max_frames")):
+        limit = config.get(key, -1)
+        if isinstance(limit, bool) or not isinstance(limit, int) or (limit < 1 and limit != -1):
+            raise ConfigError(f"{prefix}.{key} ({name}) must be a positive integer, or -1 for no limit; got {limit!r}")
+    if training and config.get("max_epochs", -1) == -1 and config.get("max_frames", -1) == -1:
+        notes.append("max_iterations=-1: no epoch limit; training runs until stopped (Ctrl-C saves a checkpoint)")
+    for key, (minimum, maximum, positive) in _RANGES.items():
+        _number(config.get(key), f"{prefix}.{key}", minimum=minimum, maximum=maximum, positive=positive)
+    for key, (minimum, maximum, positive) in _OPTIONAL_RANGES.items():
+        if config.get(key) is not None:
+            _number(config[key], f"{prefix}.{key}", minimum=minimum, maximum=maximum, positive=positive)
+    for key in _BOOLEANS:
+        if key in config:
+            _boolean(config[key], f"{prefix}.{key}")
+    schedule = config.get("lr_schedule")
+    if schedule is not None and schedule not in _LR_SCHEDULES:
+        raise ConfigError(f"{prefix}.lr_schedule must be one of {list(_LR_SCHEDULES)}, got {schedule!r}")
     seed = params.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
     amp = AMPConfig.from_config(config)
+    check_memory(config, amp, num_envs, amp_obs_steps, training)
     if not training:
-        return amp, []
-    notes = []
+        return amp, notes
     batch = config["horizon_length"] * num_envs
     if batch < config["minibatch_size"]:
         notes.append(
@@ -160,3 +214,33 @@ def check_train_params(params: Mapping[str, Any], num_envs: int, training: bool 
         config["amp_minibatch_size"] = config["minibatch_size"]
         amp = AMPConfig.from_config(config)
     return amp, notes
+
+
+# Bytes each environment's simulation takes (MuJoCo's data and the task's tensors; measured: ~9 KB).
+SIM_BYTES_PER_ENV = 8 * 1024
+
+
+def check_memory(config: Mapping[str, Any], amp: AMPConfig, num_envs: int, amp_obs_steps: int, training: bool) -> None:
+    """Refuse buffer sizes whose float32 tensors alone would exceed this machine's memory (a lower bound of what the
+    run allocates: networks, copies and the Python process come on top), naming the largest buffer's key. Without
+    this, an oversized buffer is either a ``MemoryError`` at start or, with memory overcommitted, an out-of-memory
+    kill once the buffer fills, hours in.
+    """
+    amp_obs = amp_obs_steps * NUM_OBS
+    parts = {"task.env.numEnvs (num_envs=)": num_envs * SIM_BYTES_PER_ENV}
+    if training:
+        # Per environment and rollout step: observations and next observations, the AMP observation, actions, means
+        # and sigmas, and a handful of scalars (values, rewards, dones, log-probabilities, ...).
+        step_floats = 2 * NUM_OBS + amp_obs + 3 * NUM_ACTIONS + 8
+        horizon = config["horizon_length"]
+        parts["num_envs x train.params.config.horizon_length"] = 4 * step_floats * horizon * num_envs
+        parts["train.params.config.amp_replay_buffer_size"] = 4 * amp_obs * amp.amp_replay_buffer_size
+        parts["train.params.config.amp_obs_demo_buffer_size"] = 4 * amp_obs * amp.amp_obs_demo_buffer_size
+    total = sum(parts.values())
+    memory = machine_memory_bytes()
+    if total > memory:
+        key = max(parts, key=lambda name: parts[name])
+        raise ConfigError(
+            f"{key} is too large: the buffers need at least {total / 2**30:.1f} GiB ({parts[key] / 2**30:.1f} GiB "
+            f"for this one), this machine has {memory / 2**30:.1f} GiB (docs/limits.md)"
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,3 +95,21 @@ def _create_temporary(path: Path, *, readable: bool) -> tuple[int, str]:
 def _remove(temporary: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(temporary)
+
+
+# The names _create_temporary gives: ".<name>.<12 hex digits>.partial".
+_TEMPORARY_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.partial$")
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Remove the temporary files :func:`atomic_write` left in ``folder`` when its process was killed mid-write
+    (SIGKILL, power loss); return what was removed. Only for a folder no other process is writing into: a live
+    write's temporary file looks the same."""
+    removed = []
+    with contextlib.suppress(OSError):
+        for path in Path(folder).iterdir():
+            if _TEMPORARY_NAME.match(path.name) and path.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
+    return removed

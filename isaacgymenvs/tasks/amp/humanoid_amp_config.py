@@ -195,7 +195,19 @@ class HumanoidAMPConfig:
                 self.sim.backend,
             ),
             (self.ground_friction >= 0, "task.env.plane.staticFriction", "a number >= 0", self.ground_friction),
+            (self.clip_observations > 0, "task.env.clipObservations", "> 0 (inf: no clamp)", self.clip_observations),
+            (self.clip_actions > 0, "task.env.clipActions", "> 0 (inf: no clamp)", self.clip_actions),
+            (all(map(math.isfinite, self.sim.gravity)), "task.sim.gravity", "three finite numbers", self.sim.gravity),
         ]
+        # A value from the command line may be nan or inf, which the ranges above do not all exclude.
+        finite = {
+            "task.env.powerScale": self.power_scale,
+            "task.env.terminationHeight": self.termination_height,
+            "task.env.envSpacing": self.env_spacing,
+            "task.env.plane.staticFriction": self.ground_friction,
+            "task.sim.dt": self.sim.dt,
+        }
+        checks += [(math.isfinite(value), key, "a finite number", value) for key, value in finite.items()]
         for ok, key, expected, value in checks:
             if not ok:
                 raise ConfigError(f"{key} must be {expected}, got {value!r}")
