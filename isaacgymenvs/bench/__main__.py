@@ -15,6 +15,7 @@ BENCHMARKS = {
     "train": ("isaacgymenvs.bench.train", "end-to-end training samples/s of the launcher, per configuration"),
     "learners": ("isaacgymenvs.bench.learners", "our AMP agent against skrl's on one task, seed and budget"),
     "skill": ("isaacgymenvs.bench.skill", "samples and training minutes until the policy stands, and imitates"),
+    "study": ("isaacgymenvs.bench.skill_study", "the time-to-skill study: variants against the default, compared"),
     "terminations": ("isaacgymenvs.bench.terminations", "why episodes end: falls to the ground or self-contact"),
 }
 

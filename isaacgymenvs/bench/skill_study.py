@@ -1,0 +1,165 @@
+"""The time-to-skill study: one variable at a time against the default, each variant trained by ``bench skill`` with
+the same budget and seed, then compared in one table and one plot (``docs/time_to_skill.md``).
+
+    python -m isaacgymenvs.bench study --samples 4000000 --out runs/study [--variants baseline,uncapped,...]
+        [--seed 42] [--report-only]
+
+Each variant runs in its own process, one after another (never two trainings at once), into ``OUT/<variant>/``; a
+variant whose ``summary.txt`` exists is not run again, so a stopped study resumes where it was. ``OUT/compare.md`` and
+``OUT/compare.png`` compare them by samples (the training-minute figures of each run are in its own ``skill.csv``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from isaacgymenvs.bench.runs import PROJECT_ROOT
+
+REFERENCE_RUN_CLIP = PROJECT_ROOT.parent / "shared" / "reference_data" / "amp_humanoid_run.npy"
+
+# name: (what differs from the default, overrides). One variable each; the default is today's configuration.
+VARIANTS: dict[str, tuple[str, list[str]]] = {
+    "baseline": ("today's defaults (CPU sizes, DeepMimic run clip)", []),
+    "uncapped": ("PD servo torques not capped at the motor gear", ["task.sim.mujoco.actuator_force_limits=False"]),
+    "no_self_collisions": ("the character's bodies do not collide", ["task.sim.mujoco.self_collisions=False"]),
+    "logit_init_0.01": (
+        "discriminator logit weights initialised in +-0.01",
+        ["train.params.network.disc.logit_init_scale=0.01"],
+    ),
+    "lr_2e-4": ("learning rate 2e-4 instead of 5e-5", ["train.params.config.learning_rate=2e-4"]),
+    "cmu_run": ("the original's CMU run clip (reference data)", [f"task.env.motion_file={REFERENCE_RUN_CLIP}"]),
+}
+# Episode length and fall rate are compared at these sample counts (the closest evaluation at or before each).
+CHECKPOINTS_M = (1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+def run_variant(name: str, samples: int, out: Path, seed: int, extra: list[str]) -> None:
+    """Train and evaluate one variant with ``bench skill`` in a fresh process (its output echoed)."""
+    overrides = VARIANTS[name][1]
+    command = [
+        sys.executable,
+        "-m",
+        "isaacgymenvs.bench",
+        "skill",
+        *overrides,
+        *extra,
+        f"seed={seed}",
+        "--samples",
+        str(samples),
+        "--out",
+        str(out / name),
+    ]
+    print(f"study: {name}: {' '.join(command[3:])}", flush=True)
+    subprocess.run(command, check=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+
+
+def read_rows(path: Path) -> list[dict[str, float]]:
+    """A ``skill.csv`` as floats (booleans as 0/1)."""
+    with path.open(newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    return [{key: _float(value) for key, value in row.items()} for row in rows]
+
+
+def _float(value: str) -> float:
+    if value in ("True", "False"):
+        return float(value == "True")
+    try:
+        return float(value)
+    except ValueError:
+        return math.nan
+
+
+def _at(rows: list[dict[str, float]], samples: float, key: str) -> float:
+    """``key`` at the last evaluation with at most ``samples`` samples (nan before the first or past the run)."""
+    if not rows or rows[-1]["samples"] < 0.95 * samples:
+        return math.nan
+    before = [row for row in rows if row["samples"] <= samples * 1.02]
+    return before[-1][key] if before else math.nan
+
+
+def _first(rows: list[dict[str, float]], key: str) -> str:
+    met = [row for row in rows if row[key] == 1.0]
+    return f"{met[0]['samples'] / 1e6:.1f} M / {met[0]['train_minutes']:.0f} min" if met else "not reached"
+
+
+def compare(out: Path, names: list[str]) -> list[str]:
+    """The comparison table (markdown lines) of the variants that have a ``skill.csv``; also ``compare.png``."""
+    runs = {name: read_rows(out / name / "skill.csv") for name in names if (out / name / "skill.csv").is_file()}
+    header = ["variant", "what differs"]
+    header += [f"ep. length @{m:g} M" for m in CHECKPOINTS_M] + ["best ep. length", "fall rate (last)", "samples/min"]
+    header += ["stands", "imitates"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, rows in runs.items():
+        last = rows[-1]
+        lengths = [_at(rows, m * 1e6, "mean_episode_length") for m in CHECKPOINTS_M]
+        rate = last["samples"] / last["train_minutes"] if last["train_minutes"] > 0 else math.nan
+        cells = [name, VARIANTS[name][0], *(f"{v:.1f}" if math.isfinite(v) else "" for v in lengths)]
+        cells += [f"{max(row['mean_episode_length'] for row in rows):.1f}", f"{last['fall_rate']:.2f}", f"{rate:,.0f}"]
+        cells += [_first(rows, "stands"), _first(rows, "imitates")]
+        lines.append("| " + " | ".join(cells) + " |")
+    _plot(runs, out / "compare.png")
+    return lines
+
+
+def _plot(runs: dict[str, list[dict[str, float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = (
+        ("mean_episode_length", "mean episode length (steps)"),
+        ("fall_rate", "fall rate"),
+        ("key_body_error_m", "DTW hand/foot error (m)"),
+        ("forward_speed_mps", "forward speed (m/s)"),
+    )
+    figure, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4))
+    for axis, (key, label) in zip(axes, keys, strict=True):
+        for name, rows in runs.items():
+            axis.plot([row["samples"] / 1e6 for row in rows], [row[key] for row in rows], label=name)
+        axis.set_xlabel("samples (M)")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m isaacgymenvs.bench study", description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=4_000_000, help="samples per variant (default 4 M)")
+    parser.add_argument("--out", type=Path, default=Path("runs") / "study", help="study folder (default runs/study)")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--report-only", action="store_true", help="only compare the variants already run")
+    parser.add_argument("overrides", nargs="*", help="overrides added to every variant")
+    args = parser.parse_args(argv)
+    names = [name.strip() for name in args.variants.split(",") if name.strip()]
+    unknown = [name for name in names if name not in VARIANTS]
+    if unknown:
+        print(f"error: unknown variants {unknown}; choices: {', '.join(VARIANTS)}", file=sys.stderr)
+        return 2
+    if "cmu_run" in names and not REFERENCE_RUN_CLIP.is_file():
+        print(f"note: {REFERENCE_RUN_CLIP} not found: the cmu_run variant is skipped", flush=True)
+        names.remove("cmu_run")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in names if not args.report_only else []:
+        if (args.out / name / "summary.txt").is_file():
+            print(f"study: {name}: done before, kept", flush=True)
+            continue
+        if (args.out / name).exists():  # an interrupted run: start it again
+            shutil.rmtree(args.out / name)
+        run_variant(name, args.samples, args.out, args.seed, args.overrides)
+    lines = compare(args.out, names)
+    (args.out / "compare.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"study: {args.out / 'compare.md'}, {args.out / 'compare.png'}")
+    return 0

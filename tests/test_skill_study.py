@@ -1,0 +1,51 @@
+"""The time-to-skill study's comparison: figures read at fixed sample counts from each variant's ``skill.csv``."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from conftest import run_python
+
+from isaacgymenvs.bench.skill_report import COLUMNS
+from isaacgymenvs.bench.skill_study import compare
+
+
+def _write_run(folder: Path, rows: list[dict[str, float]]) -> None:
+    folder.mkdir(parents=True)
+    with (folder / "skill.csv").open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: row.get(key, 0.0) for key in COLUMNS})
+
+
+def _row(samples: float, length: float, minutes: float, stands: bool = False) -> dict[str, float]:
+    return {
+        "samples": samples,
+        "mean_episode_length": length,
+        "train_minutes": minutes,
+        "fall_rate": 0.0 if stands else 1.0,
+        "stands": stands,
+        "imitates": False,
+    }
+
+
+def test_compare_reads_each_variant_at_the_same_sample_counts(tmp_path: Path) -> None:
+    _write_run(tmp_path / "baseline", [_row(0.5e6, 8, 1), _row(1.0e6, 10, 2), _row(2.1e6, 12, 4)])
+    _write_run(tmp_path / "uncapped", [_row(1.0e6, 20, 2), _row(2.0e6, 300, 4, stands=True)])
+    lines = compare(tmp_path, ["baseline", "uncapped", "lr_2e-4"])  # lr_2e-4 has not run: no row
+    assert len(lines) == 4
+    baseline, uncapped = (line.split(" | ") for line in lines[2:])
+    # @1 M: the 1 M evaluation; @2 M: 2.1 M is past 2 M (+2 %), so still the 1 M one; @4 M: the run ended at 2.1 M
+    assert baseline[2:5] == ["10.0", "10.0", ""]
+    assert baseline[-2:] == ["not reached", "not reached |"]
+    assert uncapped[2:4] == ["20.0", "300.0"] and uncapped[-2] == "2.0 M / 4 min"
+    assert uncapped[9] == "500,000"  # samples per training minute, from the last row: 2 M in 4 minutes
+    assert (tmp_path / "compare.png").is_file()
+
+
+def test_unknown_variant_is_one_line(tmp_path: Path) -> None:
+    result = run_python(["-m", "isaacgymenvs.bench", "study", "--variants", "baseline,nope", "--report-only"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: unknown variants ['nope']")
