@@ -5,7 +5,7 @@ the same budget and seed, then compared in one table and one plot (``docs/time_t
         [--seed 42] [--report-only]
 
 Each variant runs in its own process, one after another (never two trainings at once), into ``OUT/<variant>/``; a
-variant whose ``summary.txt`` exists is not run again, so a stopped study resumes where it was. ``OUT/compare.md`` and
+variant that reached its budget is not run again, so a stopped study resumes where it was. ``OUT/compare.md`` and
 ``OUT/compare.png`` compare them by samples (the training-minute figures of each run are in its own ``skill.csv``).
 """
 
@@ -58,6 +58,14 @@ def run_variant(name: str, samples: int, out: Path, seed: int, extra: list[str])
     ]
     print(f"study: {name}: {' '.join(command[3:])}", flush=True)
     subprocess.run(command, check=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+
+
+def _finished(folder: Path, samples: int) -> bool:
+    """Whether a variant's run reached its budget (a run stopped by hand has a summary too, but fewer samples)."""
+    if not (folder / "summary.txt").is_file() or not (folder / "skill.csv").is_file():
+        return False
+    rows = read_rows(folder / "skill.csv")
+    return bool(rows) and rows[-1]["samples"] >= samples
 
 
 def read_rows(path: Path) -> list[dict[str, float]]:
@@ -152,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         names.remove("cmu_run")
     args.out.mkdir(parents=True, exist_ok=True)
     for name in names if not args.report_only else []:
-        if (args.out / name / "summary.txt").is_file():
+        if _finished(args.out / name, args.samples):
             print(f"study: {name}: done before, kept", flush=True)
             continue
         if (args.out / name).exists():  # an interrupted run: start it again
