@@ -362,6 +362,12 @@ def help_text() -> str:
     )
 
 
+def _quiet_broken_pipe() -> int:
+    """The reader of the output went away (``launch.py ... | head``): stop quietly, as command-line tools do."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the final flush at exit goes nowhere
+    return 128 + signal.SIGPIPE
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``launch.py``; returns the exit status."""
     from isaacgymenvs.learning.checkpoints import CheckpointError
@@ -369,7 +375,10 @@ def main(argv: list[str] | None = None) -> int:
 
     overrides = list(sys.argv[1:] if argv is None else argv)
     if any(argument in ("-h", "--help") for argument in overrides):
-        print(help_text())
+        try:
+            print(help_text(), flush=True)
+        except BrokenPipeError:
+            return _quiet_broken_pipe()
         return 0
     if override_keys(overrides).get("headless", "").lower() == "false":
         print(
@@ -396,9 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the reader of the output went away (launch.py ... | head): stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 128 + signal.SIGPIPE
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except OSError as error:  # a folder or file that cannot be written (permissions, a full disk), named
         where = f"{error.filename}: " if error.filename else ""
         print(f"error: {where}{error.strerror or error}", file=sys.stderr)

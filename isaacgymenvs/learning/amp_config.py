@@ -171,10 +171,10 @@ def check_train_params(
     for key in ("save_frequency", "keep_checkpoints", "keep_checkpoints_every"):
         _integer(config.get(key, 0), f"{prefix}.{key}", minimum=0)
     _number(config.get("save_interval_minutes", 0), f"{prefix}.save_interval_minutes", minimum=0.0)
-    for key, name in (("max_epochs", "max_iterations="), ("max_frames", "max_frames")):
+    for key, alias in (("max_epochs", " (max_iterations=)"), ("max_frames", "")):
         limit = config.get(key, -1)
         if isinstance(limit, bool) or not isinstance(limit, int) or (limit < 1 and limit != -1):
-            raise ConfigError(f"{prefix}.{key} ({name}) must be a positive integer, or -1 for no limit; got {limit!r}")
+            raise ConfigError(f"{prefix}.{key}{alias} must be a positive integer, or -1 for no limit; got {limit!r}")
     if training and config.get("max_epochs", -1) == -1 and config.get("max_frames", -1) == -1:
         notes.append("max_iterations=-1: no epoch limit; training runs until stopped (Ctrl-C saves a checkpoint)")
     for key, (minimum, maximum, positive) in _RANGES.items():

@@ -63,6 +63,14 @@ def _extension(path: Path) -> str:
     return path.suffix.lower()
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _exists(path: Path) -> bool:
     """Whether ``path`` exists; a name the system cannot even look up (too long, say) does not."""
     try:
@@ -167,9 +175,11 @@ def _load_motion_list(path: Path) -> list[WeightedMotion]:
         weight = entry.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight < math.inf:
             problem = f"weight must be a finite number >= 0, found {short_repr(weight)}"
+            if isinstance(weight, str) and _is_number(weight):  # YAML 1.1 reads 1e3 and 1.0e3 as text
+                problem += " (YAML reads that as text: write the exponent with a dot and a sign, 1.0e+3, or 1000)"
             raise MotionFileError(path, f"entry {number} ({short_repr(file)}): {problem}")
         entries.append((file, float(weight)))
-    total = math.fsum(weight for _, weight in entries)
+    total = sum(weight for _, weight in entries)  # inf when finite weights overflow (math.fsum would raise)
     if total <= 0:
         raise MotionFileError(path, "all weights are zero; at least one clip needs a positive weight")
     if not math.isfinite(total):

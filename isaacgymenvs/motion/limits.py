@@ -28,15 +28,19 @@ MAX_BVH_JOINTS = 1_000
 _SHORT = reprlib.Repr()
 _SHORT.maxstring = 60
 _SHORT.maxother = 60
-_SHORT.maxlevel = 3
+_SHORT.maxlevel = 2
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 4
+# Longest quoted value in a message (characters).
+_SHORT_LENGTH = 80
 
 
 def short_repr(value: Any) -> str:
     """``repr`` of a value read from a file, cut short (a nested or huge value cannot flood a message)."""
     try:
-        return _SHORT.repr(value)
+        text = _SHORT.repr(value)
     except Exception:  # a value whose own __repr__ fails still gets named
         return f"<{type(value).__name__}>"
+    return text if len(text) <= _SHORT_LENGTH else text[: _SHORT_LENGTH - 3] + "..."
 
 
 def size_text(size: int) -> str:
