@@ -20,6 +20,7 @@ import contextlib
 import copy
 import errno
 import io
+import math
 import os
 import signal
 import sys
@@ -176,6 +177,7 @@ def run(cfg: Any, algo_observer: Any = None) -> int:
     rl_device = config["rl_device"]
     if rank_info is not None and rank_info.backend == "nccl":
         rl_device = f"cuda:{rank_info.local_rank}"
+    _check_launch_values(config)
     checkpoint = config["checkpoint"]
     if checkpoint:
         checkpoint = str(Path(checkpoint).expanduser().resolve())
@@ -239,6 +241,17 @@ def run(cfg: Any, algo_observer: Any = None) -> int:
         for recorder in recorders:
             recorder.close()
     return 0
+
+
+def _check_launch_values(config: dict[str, Any]) -> None:
+    """Top-level keys the task and train configs do not cover: ``experiment`` names one folder under ``runs/``
+    (a path there would write elsewhere), ``sigma`` is a number."""
+    experiment = config["experiment"]
+    if not isinstance(experiment, str) or experiment in (".", "..") or any(c in experiment for c in "/\\\0"):
+        raise ConfigError(f"experiment must be a folder name (no '/', not '..'), got {experiment!r}")
+    sigma = config["sigma"]
+    if sigma != "" and (isinstance(sigma, bool) or not isinstance(sigma, int | float) or not 0 <= sigma < math.inf):
+        raise ConfigError(f"sigma must be a finite number >= 0 (or '' for the policy's own), got {sigma!r}")
 
 
 def _prepare_run_folder(folder: Path) -> None:

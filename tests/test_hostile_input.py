@@ -135,6 +135,13 @@ def test_discount_above_one_is_refused(tmp_path: Path) -> None:
         ("task.env.powerScale=nan", "task.env.powerScale must be a finite number"),
         ("task.sim.gravity=[0,0,nan]", "task.sim.gravity must be three finite numbers"),
         ("++task.env.clipActions=0", "task.env.clipActions must be > 0"),
+        ("num_threads=100000", "num_threads (num_threads=) must be an integer from 0 to 1024"),
+        ("train.params.network.mlp.units=[100000000,100000000]", "train.params.network.mlp.units is too large"),
+        ("train.params.network.mlp.units=[-5]", "mlp.units must be a list of layer widths >= 1"),
+        ("train.params.network.disc.units=abc", "disc.units must be a list of layer widths >= 1"),
+        ("experiment=../../escape", "experiment must be a folder name"),
+        ("experiment=a/b", "experiment must be a folder name"),
+        ("sigma=abc", "sigma must be a finite number >= 0"),
     ],
 )
 def test_config_value_siblings(

@@ -7,6 +7,7 @@ range, batch arithmetic, buffers that fit in memory) first so that a bad overrid
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -191,8 +192,16 @@ def check_train_params(
     seed = params.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
+    network = params.get("network", {})
+    for part in ("mlp", "disc"):
+        units = network.get(part, {}).get("units") if isinstance(network.get(part), Mapping) else None
+        if units is not None and (
+            not isinstance(units, list | tuple)
+            or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in units)
+        ):
+            raise ConfigError(f"train.params.network.{part}.units must be a list of layer widths >= 1, got {units!r}")
     amp = AMPConfig.from_config(config)
-    check_memory(config, amp, num_envs, amp_obs_steps, training)
+    check_memory(config, amp, num_envs, amp_obs_steps, training, network)
     if not training:
         return amp, notes
     batch = config["horizon_length"] * num_envs
@@ -220,14 +229,29 @@ def check_train_params(
 SIM_BYTES_PER_ENV = 8 * 1024
 
 
-def check_memory(config: Mapping[str, Any], amp: AMPConfig, num_envs: int, amp_obs_steps: int, training: bool) -> None:
-    """Refuse buffer sizes whose float32 tensors alone would exceed this machine's memory (a lower bound of what the
-    run allocates: networks, copies and the Python process come on top), naming the largest buffer's key. Without
-    this, an oversized buffer is either a ``MemoryError`` at start or, with memory overcommitted, an out-of-memory
-    kill once the buffer fills, hours in.
+def check_memory(
+    config: Mapping[str, Any],
+    amp: AMPConfig,
+    num_envs: int,
+    amp_obs_steps: int,
+    training: bool,
+    network: Mapping[str, Any] | None = None,
+) -> None:
+    """Refuse sizes whose float32 buffers and network weights alone would exceed this machine's memory (a lower bound
+    of what the run allocates: copies, activations and the Python process come on top), naming the largest one's key.
+    Without this, an oversized buffer is either a ``MemoryError`` at start or, with memory overcommitted, an
+    out-of-memory kill once the buffer fills, hours in.
     """
     amp_obs = amp_obs_steps * NUM_OBS
     parts = {"task.env.numEnvs (num_envs=)": num_envs * SIM_BYTES_PER_ENV}
+    # Network weights: the actor and the critic (separate: True) share the mlp sizes, the discriminator has its own;
+    # training keeps gradients and Adam's two moments beside each weight.
+    copies = 4 if training else 1
+    for part, inputs, count in (("mlp", NUM_OBS, 2), ("disc", amp_obs, 1)):
+        units = list((network or {}).get(part, {}).get("units") or [])
+        widths = [inputs, *units, 1]
+        weights = count * sum(a * b + b for a, b in itertools.pairwise(widths))
+        parts[f"train.params.network.{part}.units"] = 4 * copies * weights
     if training:
         # Per environment and rollout step: observations and next observations, the AMP observation, actions, means
         # and sigmas, and a handful of scalars (values, rewards, dones, log-probabilities, ...).
@@ -241,6 +265,6 @@ def check_memory(config: Mapping[str, Any], amp: AMPConfig, num_envs: int, amp_o
     if total > memory:
         key = max(parts, key=lambda name: parts[name])
         raise ConfigError(
-            f"{key} is too large: the buffers need at least {total / 2**30:.1f} GiB ({parts[key] / 2**30:.1f} GiB "
-            f"for this one), this machine has {memory / 2**30:.1f} GiB (docs/limits.md)"
+            f"{key} is too large: the buffers and networks need at least {total / 2**30:.1f} GiB "
+            f"({parts[key] / 2**30:.1f} GiB for this one), this machine has {memory / 2**30:.1f} GiB (docs/limits.md)"
         )

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+# Most simulation threads (a thread per core is the useful most; far more cannot even be started).
+MAX_THREADS = 1024
+
 
 class ConfigError(ValueError):
     """A configuration value of the wrong type or out of range; the message names the key."""
@@ -187,7 +190,12 @@ class HumanoidAMPConfig:
             (self.num_amp_obs_steps >= 2, "task.env.numAMPObsSteps", "an integer >= 2", self.num_amp_obs_steps),
             (self.sim.dt > 0, "task.sim.dt", "a positive number of seconds", self.sim.dt),
             (self.sim.substeps >= 1, "task.sim.substeps", "an integer >= 1", self.sim.substeps),
-            (self.sim.num_threads >= 0, "task.sim.mujoco.num_threads", "an integer >= 0", self.sim.num_threads),
+            (
+                0 <= self.sim.num_threads <= MAX_THREADS,
+                "task.sim.mujoco.num_threads (num_threads=)",
+                f"an integer from 0 to {MAX_THREADS}",
+                self.sim.num_threads,
+            ),
             (
                 self.sim.backend == "mujoco",
                 "task.sim.mujoco.backend",
