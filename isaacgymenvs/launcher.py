@@ -155,7 +155,7 @@ def run(cfg: Any, algo_observer: Any = None) -> int:
     from rl_games.torch_runner import Runner
 
     from isaacgymenvs.learning.amp_config import check_train_params
-    from isaacgymenvs.learning.checkpoints import load_checkpoint
+    from isaacgymenvs.learning.checkpoints import CheckpointError, load_checkpoint
     from isaacgymenvs.learning.registry import register_amp
     from isaacgymenvs.utils.rlgames_utils import RLGPUAlgoObserver, get_rlgames_env_creator, register_rlgpu_env
     from isaacgymenvs.utils.utils import flush_denormals, set_seed
@@ -181,7 +181,12 @@ def run(cfg: Any, algo_observer: Any = None) -> int:
     checkpoint = config["checkpoint"]
     if checkpoint:
         checkpoint = str(Path(checkpoint).expanduser().resolve())
-        load_checkpoint(checkpoint)  # exists and is readable
+        state = load_checkpoint(checkpoint)  # exists, is readable and whole
+        if not config["test"] and "optimizer" not in state:
+            raise CheckpointError(
+                f"checkpoint {checkpoint} has no optimiser state, so training cannot resume from it "
+                "(it can be played with test=True)"
+            )
     if config["test"] and not checkpoint:
         print("warning: test=True without checkpoint=: playing an untrained policy", file=sys.stderr)
     config["seed"] = set_seed(config["seed"], config["torch_deterministic"], rank) - rank  # rl_games adds the rank

@@ -398,6 +398,35 @@ def test_checkpoint_errors(tmp_path: Path) -> None:
     _no_outputs(tmp_path, *files)
 
 
+@pytest.mark.parametrize(
+    ("state", "mode", "fragment"),
+    [
+        ({"model": 5}, "test=True", "is damaged: 'model' is not a set of named tensors"),
+        ({"model": {"w": torch.full((3,), float("nan"))}}, "test=True", "model w holds NaN or inf"),
+        ({"model": {}, "epoch": "abc"}, "test=True", "'epoch' must be a count >= 0"),
+        ({"model": {}, "optimizer": {"x": 1}}, "test=False", "'optimizer' is not an optimiser's state"),
+        ({"model": {}, "amp_replay_buffer": {"x": 5}}, "test=False", "'amp_replay_buffer' is not a replay buffer"),
+        ({"model": {}, "amp_input_mean_std": {"a": torch.zeros(3)}}, "test=True", "not a running mean and variance"),
+        ({"model": {}}, "test=False", "has no optimiser state, so training cannot resume from it"),
+    ],
+)
+def test_damaged_checkpoint_siblings(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    state: dict,
+    mode: str,
+    fragment: str,
+) -> None:
+    from isaacgymenvs.launcher import main
+
+    torch.save(state, tmp_path / "damaged.pth")
+    monkeypatch.chdir(tmp_path)
+    status = main([*SMALL_RUN, mode, "checkpoint=damaged.pth"])
+    _assert_refused(subprocess.CompletedProcess([], status, "", capsys.readouterr().err), "damaged.pth", fragment)
+    _no_outputs(tmp_path, "damaged.pth")
+
+
 # --- 8: a BVH with wrong joint names --------------------------------------------------------------------------------
 
 

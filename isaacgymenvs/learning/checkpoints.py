@@ -100,8 +100,43 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     state = read_checkpoint_file(path)
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"checkpoint {path} is not an AMP checkpoint (no 'model' entry)")
+    problem = _damage(state)
+    if problem is not None:
+        raise CheckpointError(f"checkpoint {path} is damaged: {problem}")
     state["model"] = {key.removeprefix("_orig_mod."): value for key, value in state["model"].items()}
     return state
+
+
+def _damage(state: dict[str, Any]) -> str | None:
+    """What in a loaded checkpoint is not what this learner writes (entries of the wrong kind, NaN weights, negative
+    counters), or None; caught here, such a file would otherwise fail with a traceback somewhere in restoring."""
+    for key in ("model", "amp_input_mean_std"):
+        tensors = state.get(key, {})
+        if not isinstance(tensors, dict) or not all(
+            isinstance(name, str) and isinstance(value, torch.Tensor) for name, value in tensors.items()
+        ):
+            return f"'{key}' is not a set of named tensors"
+        for name, value in tensors.items():
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                return f"{key} {name} holds NaN or inf (saved from a diverged run?)"
+    if "amp_input_mean_std" in state and set(state["amp_input_mean_std"]) != {"running_mean", "running_var", "count"}:
+        return "'amp_input_mean_std' is not a running mean and variance"
+    for key in ("epoch", "frame"):
+        value = state.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"'{key}' must be a count >= 0, found {str(value)[:40]!r}"
+    optimizer = state.get("optimizer", {"state": {}, "param_groups": []})
+    if not isinstance(optimizer, dict) or not {"state", "param_groups"} <= set(optimizer):
+        return "'optimizer' is not an optimiser's state"
+    replay = state.get("amp_replay_buffer", {"head": 0, "total_count": 0, "buffers": {}})
+    if (
+        not isinstance(replay, dict)
+        or not {"head", "total_count", "buffers"} <= set(replay)
+        or not isinstance(replay["buffers"], dict)
+        or not all(isinstance(value, torch.Tensor) for value in replay["buffers"].values())
+    ):
+        return "'amp_replay_buffer' is not a replay buffer's state"
+    return None
 
 
 def checkpoint_epoch(path: str | Path) -> int:
