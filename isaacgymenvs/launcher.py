@@ -255,8 +255,8 @@ def _check_launch_values(config: dict[str, Any]) -> None:
     if not isinstance(experiment, str) or experiment in (".", "..") or any(c in experiment for c in "/\\\0"):
         raise ConfigError(f"experiment must be a folder name (no '/', not '..'), got {experiment!r}")
     sigma = config["sigma"]
-    if sigma != "" and (isinstance(sigma, bool) or not isinstance(sigma, int | float) or not 0 <= sigma < math.inf):
-        raise ConfigError(f"sigma must be a finite number >= 0 (or '' for the policy's own), got {sigma!r}")
+    if sigma != "" and (isinstance(sigma, bool) or not isinstance(sigma, int | float) or not math.isfinite(sigma)):
+        raise ConfigError(f"sigma must be a finite number, the policy's log-std (or '' for its own), got {sigma!r}")
 
 
 def _prepare_run_folder(folder: Path) -> None:

@@ -141,7 +141,8 @@ def test_discount_above_one_is_refused(tmp_path: Path) -> None:
         ("train.params.network.disc.units=abc", "disc.units must be a list of layer widths >= 1"),
         ("experiment=../../escape", "experiment must be a folder name"),
         ("experiment=a/b", "experiment must be a folder name"),
-        ("sigma=abc", "sigma must be a finite number >= 0"),
+        ("sigma=abc", "sigma must be a finite number"),
+        ("sigma=inf", "sigma must be a finite number"),
     ],
 )
 def test_config_value_siblings(
