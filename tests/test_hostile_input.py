@@ -504,6 +504,10 @@ def test_motion_cli_option_and_output_siblings(
     (tmp_path / "folder.npy").mkdir()
     _refused_in_process(capsys, ["convert", walk, str(tmp_path / "folder.npy")], "folder.npy", "it is a folder")
     _refused_in_process(capsys, ["info", "x" * 5000 + ".npy"], "not found")
+    # A set larger than any clip may be, refused as it grows (the same walk clip listed 20,000 times).
+    (tmp_path / "many.yaml").write_text("motions:\n" + "  - file: humanoid3d_walk\n" * 20_000)
+    _refused_in_process(capsys, ["info", str(tmp_path / "many.yaml")], "many.yaml", "a motion set may hold in all")
+    (tmp_path / "many.yaml").unlink()
     line = _refused_in_process(capsys, ["info", str(tmp_path / "two\nlines.npy")], "not found")
     assert "two\\nlines.npy" in line
     _no_outputs(tmp_path, "folder.npy")

@@ -30,6 +30,10 @@ from isaacgymenvs.motion.skeleton import AMP_HUMANOID, AMP_JOINT_LAYOUT
 MAX_VIEW_PIXELS = 8192
 
 
+def _json_value(value: object) -> object:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def _info(target: str, as_json: bool) -> None:
     entries = load_motion_set(target, search_folders=())
     report = []
@@ -37,7 +41,9 @@ def _info(target: str, as_json: bool) -> None:
         summary = summarize_motion(entry.motion).as_dict()
         report.append({"source": entry.source, "weight": entry.weight, **summary})
     if as_json:
-        print(json.dumps(report if len(report) > 1 else report[0], indent=2))
+        # A figure that does not exist (no complete stride: NaN) is null, so that the output is valid JSON.
+        report = [{key: _json_value(value) for key, value in item.items()} for item in report]
+        print(json.dumps(report if len(report) > 1 else report[0], indent=2, allow_nan=False))
         return
     total = sum(entry.weight for entry in entries)
     for item in report:

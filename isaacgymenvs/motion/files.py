@@ -31,7 +31,7 @@ from isaacgymenvs.motion.formats.deepmimic import read_deepmimic_txt
 from isaacgymenvs.motion.formats.isaaclab_npz import read_isaaclab_npz, write_isaaclab_npz
 from isaacgymenvs.motion.formats.poselib_npy import read_poselib_npy, write_poselib_npy
 from isaacgymenvs.motion.io_utils import check_file_size
-from isaacgymenvs.motion.limits import MAX_MOTION_LIST_BYTES, short_repr
+from isaacgymenvs.motion.limits import MAX_FRAMES, MAX_MOTION_LIST_BYTES, short_repr
 from isaacgymenvs.motion.motion import Motion, MotionFileError
 
 READERS: dict[str, Callable[[Path], Motion]] = {
@@ -184,15 +184,24 @@ def _load_motion_list(path: Path) -> list[WeightedMotion]:
         raise MotionFileError(path, "all weights are zero; at least one clip needs a positive weight")
     if not math.isfinite(total):
         raise MotionFileError(path, f"the weights add up to {total}; use smaller numbers (only their ratios count)")
-    motions = []
-    for file, weight in entries:
+    motions: list[WeightedMotion] = []
+    total_frames = 0
+    for number, (file, weight) in enumerate(entries, 1):
         clip = path.parent / file
         if not _exists(clip) and builtin_clip_path(file) is not None:
             motions.append(WeightedMotion(load_builtin_clip(file), weight, file))
-            continue
-        if _extension(clip) in LIST_EXTENSIONS:
+        elif _extension(clip) in LIST_EXTENSIONS:
             raise MotionFileError(path, f"entry {file!r} is itself a motion list; lists cannot be nested")
-        if not _exists(clip):
+        elif not _exists(clip):
             raise MotionFileError(path, f"listed clip {file!r} not found (looked for {clip})")
-        motions.append(WeightedMotion(load_motion(clip), weight, str(clip)))
+        else:
+            motions.append(WeightedMotion(load_motion(clip), weight, str(clip)))
+        # The set is held in memory whole: the same bound as one clip, checked as it grows.
+        total_frames += motions[-1].motion.num_frames
+        if total_frames > MAX_FRAMES:
+            raise MotionFileError(
+                path,
+                f"the clips up to entry {number} hold {total_frames} frames, more than the {MAX_FRAMES} a motion "
+                "set may hold in all (docs/limits.md)",
+            )
     return motions
