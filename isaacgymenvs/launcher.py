@@ -125,11 +125,11 @@ def _resolve(cfg: Any) -> dict[str, Any]:
         raise UsageError(str(error).strip().splitlines()[0]) from None
 
 
-def _experiment_name(config: dict[str, Any], rank_info: Any, checkpoint: str) -> tuple[str, str]:
+def _experiment_name(config: dict[str, Any], rank_info: Any, checkpoint: str, runs_dir: str) -> tuple[str, str]:
     """The run folder's name and the checkpoints' file name: when resuming, the checkpoint's run (or a new folder
     beside it when that holds something newer, :func:`~isaacgymenvs.resume.resume_target`); else ``experiment=``
     when given, else the train config's name and the start time."""
-    target = resume_target(checkpoint, config["experiment"], RUNS_DIR) if checkpoint else None
+    target = resume_target(checkpoint, config["experiment"], runs_dir) if checkpoint else None
     if target is not None:
         if target.note and (rank_info is None or rank_info.rank == 0):
             print(f"note: {target.note}", flush=True)
@@ -146,11 +146,12 @@ def _experiment_name(config: dict[str, Any], rank_info: Any, checkpoint: str) ->
     return name, file_name
 
 
-def run(cfg: Any, algo_observer: Any = None) -> int:
+def run(cfg: Any, algo_observer: Any = None, runs_dir: str = RUNS_DIR) -> int:
     """Train or play with the composed config ``cfg``.
 
     ``algo_observer`` replaces the default :class:`~isaacgymenvs.utils.rlgames_utils.RLGPUAlgoObserver` (benchmarks
-    pass a subclass of it to act between epochs, e.g. to evaluate the policy).
+    pass a subclass of it to act between epochs, e.g. to evaluate the policy); ``runs_dir`` is the folder that holds
+    run folders (``runs/``, relative to the working directory, for the command line).
     """
     from rl_games.torch_runner import Runner
 
@@ -192,11 +193,12 @@ def run(cfg: Any, algo_observer: Any = None) -> int:
     config["seed"] = set_seed(config["seed"], config["torch_deterministic"], rank) - rank  # rl_games adds the rank
     flush_denormals()
 
-    experiment, file_name = (None, None) if config["test"] else _experiment_name(config, rank_info, checkpoint)
+    training = not config["test"]
+    experiment, file_name = _experiment_name(config, rank_info, checkpoint, runs_dir) if training else (None, None)
     if experiment is not None and rank == 0:
-        _prepare_run_folder(Path(RUNS_DIR) / experiment)
+        _prepare_run_folder(Path(runs_dir) / experiment)
     recorders: list[Any] = []
-    hook = _recording_hook(config, task_config, experiment, checkpoint, recorders) if rank == 0 else None
+    hook = _recording_hook(config, task_config, experiment, checkpoint, recorders, runs_dir) if rank == 0 else None
     env_creator = get_rlgames_env_creator(
         task_config=task_config,
         task_name=task_config["name"],
@@ -214,7 +216,7 @@ def run(cfg: Any, algo_observer: Any = None) -> int:
         multi_gpu=bool(config["multi_gpu"]),
         torch_compile=False,
         num_actors=num_envs,
-        train_dir=RUNS_DIR,
+        train_dir=runs_dir,
     )
     train_params["seed"] = config["seed"]
     if experiment is not None:
@@ -299,7 +301,12 @@ def _restore(agent: Any, checkpoint: str, sigma: float | None) -> None:
 
 
 def _recording_hook(
-    config: dict[str, Any], task_config: dict[str, Any], experiment: str | None, checkpoint: str, recorders: list[Any]
+    config: dict[str, Any],
+    task_config: dict[str, Any],
+    experiment: str | None,
+    checkpoint: str,
+    recorders: list[Any],
+    runs_dir: str,
 ) -> Any:
     """The env creator's hook that wraps the task in a :class:`~isaacgymenvs.video.recorder.RecordingTask` when
     videos or motion files are asked for (None otherwise)."""
@@ -308,7 +315,7 @@ def _recording_hook(
     from isaacgymenvs.video.recorder import RecordingSettings, RecordingTask
 
     settings = RecordingSettings(
-        output_dir=_output_dir(experiment, checkpoint, config),
+        output_dir=_output_dir(experiment, checkpoint, config, runs_dir),
         prefix="test" if config["test"] else "train",
         capture_video=bool(config["capture_video"]),
         capture_video_freq=_positive(config["capture_video_freq"], "capture_video_freq"),
@@ -335,15 +342,15 @@ def _positive(value: Any, key: str) -> int:
     return value
 
 
-def _output_dir(experiment: str | None, checkpoint: str, config: dict[str, Any]) -> Path:
+def _output_dir(experiment: str | None, checkpoint: str, config: dict[str, Any], runs_dir: str) -> Path:
     """Where videos and motion files go: the training run's folder; when testing, a new ``test_<date_time>`` folder
     in ``runs/<experiment>`` or else in the checkpoint's run folder (else in ``runs/``), so that no test run
     overwrites another's files."""
     if experiment is not None:
-        return Path(RUNS_DIR) / experiment
-    base = Path(RUNS_DIR)
+        return Path(runs_dir) / experiment
+    base = Path(runs_dir)
     if config["experiment"]:
-        base = Path(RUNS_DIR) / config["experiment"]
+        base = Path(runs_dir) / config["experiment"]
     elif checkpoint and Path(checkpoint).parent.name == "nn":
         base = Path(checkpoint).parent.parent
     stamp = f"test_{datetime.now().strftime('%Y-%m-%d_%H-%M-%S')}"

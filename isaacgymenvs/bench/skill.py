@@ -95,9 +95,8 @@ def _prepare(options: argparse.Namespace, overrides: list[str]) -> tuple[Any, An
         needed = math.ceil(options.samples / (train_config["horizon_length"] * config["task"]["env"]["numEnvs"]))
         epochs = min(epochs, needed) if user_cap and epochs != -1 else needed
     cfg.max_iterations = epochs
-    # The launcher writes to runs/<experiment>; an absolute experiment path puts the run in the output folder itself
-    # (os.path.join drops "runs" before an absolute path). Checkpoints are then nn/skill*.pth.
-    cfg.experiment = str(options.out.resolve())
+    # The launcher writes to <runs_dir>/<experiment>: the output folder itself. Checkpoints are then nn/skill*.pth.
+    cfg.experiment = options.out.resolve().name
     cfg.train.params.config.name = "skill"
     evaluation = PolicyEvaluation(
         config["task"], config["rl_device"], config["sim_device"], options.eval_envs, options.episodes, EVAL_SEED
@@ -139,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     status = 0
     try:
-        run(cfg, algo_observer=observer)
+        run(cfg, algo_observer=observer, runs_dir=str(out.resolve().parent))
     except (UsageError, *errors) as error:
         shutil.rmtree(out, ignore_errors=True)  # nothing half-written
         if existed:
