@@ -141,6 +141,8 @@ def test_discount_above_one_is_refused(tmp_path: Path) -> None:
         ("train.params.network.disc.units=abc", "disc.units must be a list of layer widths >= 1"),
         ("experiment=../../escape", "experiment must be a folder name"),
         ("experiment=a/b", "experiment must be a folder name"),
+        ("train.params.config.player.games_num=abc", "player.games_num must be an integer >= 1"),
+        ("train.params.config.player.deterministic=abc", "player.deterministic must be true or false"),
         ("sigma=abc", "sigma must be a finite number"),
         ("sigma=inf", "sigma must be a finite number"),
     ],

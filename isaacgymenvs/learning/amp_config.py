@@ -145,7 +145,14 @@ _OPTIONAL_RANGES: dict[str, tuple[float, float | None, bool]] = {
     "grad_norm": (0.0, None, True),
     "bounds_loss_coef": (0.0, None, False),
 }
-_BOOLEANS = ("normalize_input", "normalize_value", "normalize_advantage", "value_bootstrap", "truncate_grads")
+_BOOLEANS = (
+    "normalize_input",
+    "normalize_value",
+    "normalize_advantage",
+    "value_bootstrap",
+    "truncate_grads",
+    "print_stats",
+)
 _LR_SCHEDULES = ("constant", "adaptive", "linear")
 
 
@@ -186,6 +193,14 @@ def check_train_params(
     for key in _BOOLEANS:
         if key in config:
             _boolean(config[key], f"{prefix}.{key}")
+    player = config.get("player", {})
+    if not isinstance(player, Mapping):
+        raise ConfigError(f"{prefix}.player must be a mapping of keys, got {player!r}")
+    if "games_num" in player:
+        _integer(player["games_num"], f"{prefix}.player.games_num", minimum=1)
+    for key in ("deterministic", "print_stats"):
+        if key in player:
+            _boolean(player[key], f"{prefix}.player.{key}")
     schedule = config.get("lr_schedule")
     if schedule is not None and schedule not in _LR_SCHEDULES:
         raise ConfigError(f"{prefix}.lr_schedule must be one of {list(_LR_SCHEDULES)}, got {schedule!r}")
