@@ -255,6 +255,11 @@ def test_size_siblings(tmp_path: Path, capsys: pytest.CaptureFixture[str], walk_
         handle.seek(directory + 24)
         handle.write((2**32 - 1).to_bytes(4, "little"))
     _refused_in_process(capsys, ["info", str(tmp_path / "bomb.npz")], "bomb.npz", "unpacks to 4 GiB")
+    # A 13-byte pickle naming memo index 2**30: C's unpickler would size its memo table by it (16 GB).
+    with open(tmp_path / "memo.npy", "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": "|O", "fortran_order": False, "shape": ()})
+        handle.write(b"\x80\x02Nr" + (2**30 - 1).to_bytes(4, "little") + b".")
+    _refused_in_process(capsys, ["info", str(tmp_path / "memo.npy")], "memo.npy", "expected a poselib motion")
     # Files larger than any motion file may be (sparse: no disk used).
     for name in ("big.npy", "big.bvh", "big.txt", "big.npz"):
         with open(tmp_path / name, "wb") as handle:

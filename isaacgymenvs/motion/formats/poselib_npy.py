@@ -48,8 +48,13 @@ class _RefusedPickle(pickle.UnpicklingError):
     """The payload asks for something a motion file never needs (a function to call, a class to build)."""
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Builds only plain containers, numpy arrays, dtypes and numpy scalars."""
+class _RestrictedUnpickler(pickle._Unpickler):  # the Python implementation, on purpose
+    """Builds only plain containers, numpy arrays, dtypes and numpy scalars.
+
+    It is the Python implementation of the unpickler: the C one sizes its memo table by the largest index a file
+    names, so 13 bytes naming index 2**30 make it allocate 16 GB; this one keeps the memo in a dict. A motion file's
+    pickle has a few hundred opcodes (the arrays are single byte strings), so the speed is the same.
+    """
 
     def find_class(self, module: str, name: str) -> Any:
         try:
