@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import errno
 import io
 import math
 import os
@@ -34,7 +33,7 @@ from isaacgymenvs.motion.motion import MotionFileError
 from isaacgymenvs.physics.mujoco_backend import ModelError, default_thread_count
 from isaacgymenvs.resume import apply_saved_config, override_keys, resume_target, saved_run_config
 from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError, HumanoidAMPConfig
-from isaacgymenvs.utils.files import remove_stale_temporaries
+from isaacgymenvs.utils.files import check_creatable, remove_stale_temporaries
 
 USAGE = __doc__.split("\n\n")[1]
 RUNS_DIR = "runs"
@@ -262,22 +261,9 @@ def _check_launch_values(config: dict[str, Any]) -> None:
 
 
 def _prepare_run_folder(folder: Path) -> None:
-    """Before anything is built: make sure the run folder can be created (an :class:`OSError` naming the folder in the
-    way, else rl_games fails with a traceback after the task is built), and remove what a run killed while saving
-    left there (hidden ``.*.partial`` temporaries, which nothing reads), with a note."""
-    existing = Path(os.path.abspath(folder))
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise NotADirectoryError(
-            errno.ENOTDIR, f"is not a folder, so the run folder {folder} cannot go there", str(existing)
-        )
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise PermissionError(
-            errno.EACCES,
-            f"not writable, so the run folder {folder} cannot be created (run from a folder you can write to)",
-            str(existing),
-        )
+    """Before anything is built: the run folder must be creatable (else rl_games fails with a traceback after the task
+    is built), and what a run killed while saving left there (hidden ``.*.partial`` temporaries) is removed."""
+    check_creatable(folder, "the run folder")
     removed = [path for place in (folder, folder / "nn") for path in remove_stale_temporaries(place)]
     if removed:
         print(

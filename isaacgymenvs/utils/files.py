@@ -1,9 +1,11 @@
 """Writing files whole or not at all: :func:`atomic_write`, for checkpoints, exported motions and anything else that
-a crash or Ctrl-C must not leave half-written."""
+a crash or Ctrl-C must not leave half-written; :func:`remove_stale_temporaries` for what a killed process left, and
+:func:`check_creatable` for a folder that is about to be written."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -113,3 +115,19 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
                     path.unlink()
                     removed.append(path)
     return removed
+
+
+def check_creatable(folder: str | Path, what: str = "the folder") -> None:
+    """Raise an :class:`OSError` whose ``filename`` is the nearest existing folder above ``folder`` when ``folder``
+    cannot be created (or written) there: that path is a file, or it is not writable. Nothing is created."""
+    existing = Path(os.path.abspath(folder))
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"is not a folder, so {what} {folder} cannot go there", str(existing))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(
+            errno.EACCES,
+            f"not writable, so {what} {folder} cannot be created (run from a folder you can write to)",
+            str(existing),
+        )
