@@ -172,8 +172,12 @@ def run(cfg: Any, algo_observer: Any = None, runs_dir: str = RUNS_DIR) -> int:
     )
     for note in notes if rank == 0 else []:
         print(f"note: {note}", flush=True)
-    # The rollout (MuJoCo's pool) and the update (torch) take turns, so each may use every core given to this process.
+    # The rollout (MuJoCo's pool) and the update (torch) take turns, so each may use every core given to this process;
+    # unless a count was given, torch's is then chosen by timing epochs with all of them and with one
+    # (isaacgymenvs.learning.thread_tuner: one torch thread wins on a machine busy with other work).
+    threads_given = bool(config["num_threads"]) or "torch_threads" in train_params
     train_params.setdefault("torch_threads", config["num_threads"] or default_thread_count())
+    train_params["config"]["tune_torch_threads"] = not threads_given
     rl_device = config["rl_device"]
     if rank_info is not None and rank_info.backend == "nccl":
         rl_device = f"cuda:{rank_info.local_rank}"

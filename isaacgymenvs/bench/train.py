@@ -71,11 +71,15 @@ PRESETS: dict[str, list[Configuration]] = {
         _sweep_point(1024, 16, 4096, 512, 4, "[512,256]"),
     ],
     "threads": [
-        Configuration("default (torch and MuJoCo: every core)", []),
+        Configuration("default (torch: every core or 1, timed)", []),
+        Configuration("torch and MuJoCo every core, fixed", ["++train.params.torch_threads=0"]),
         Configuration("torch 1 thread, MuJoCo every core", ["++train.params.torch_threads=1"]),
         Configuration("num_threads=1 (torch and MuJoCo)", ["num_threads=1"]),
-        Configuration("default, OMP_WAIT_POLICY=PASSIVE", [], environment={"OMP_WAIT_POLICY": "PASSIVE"}),
-        Configuration("default, OMP_WAIT_POLICY=ACTIVE", [], environment={"OMP_WAIT_POLICY": "ACTIVE"}),
+        Configuration(
+            "every core, OMP_WAIT_POLICY=PASSIVE",
+            ["++train.params.torch_threads=0"],
+            environment={"OMP_WAIT_POLICY": "PASSIVE"},
+        ),
     ],
 }
 

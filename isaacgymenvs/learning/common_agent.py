@@ -35,6 +35,7 @@ from isaacgymenvs.learning.amp_datasets import AMPDataset
 from isaacgymenvs.learning.checkpoints import CheckpointPolicy
 from isaacgymenvs.learning.distributed import average_running_stats, broadcast_module, state_digest
 from isaacgymenvs.learning.run_control import CheckpointingMixin, RolloutAborted
+from isaacgymenvs.learning.thread_tuner import ThreadTuner
 from isaacgymenvs.learning.training_log import TrainingLogMixin
 from isaacgymenvs.utils.files import atomic_write
 
@@ -73,6 +74,8 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, a2c_continuous.A2CAgent)
         self._last_progress = time.perf_counter()
         self._phases_reported: set[str] = set()
         self._checkpoint_policy = CheckpointPolicy.from_config(config)
+        # torch's thread count measured while training (the launcher asks for it when no count was given).
+        self._thread_tuner = ThreadTuner(torch.get_num_threads()) if config.get("tune_torch_threads") else None
         self._stop_signal: int | None = None
         self.algo_observer.after_init(self)
         self._write_resolved_config(config.get("resolved_config"))
@@ -151,11 +154,14 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, a2c_continuous.A2CAgent)
                 if self._stop_requested():
                     self._stop(None)
                 epoch_num = self.update_epoch()
+                if self._thread_tuner is not None:
+                    self._thread_tuner.before_epoch(epoch_num - first_epoch + 1)
                 try:
                     train_info = self.train_epoch()
                 except RolloutAborted:
                     self.epoch_num = epoch_num - 1  # the epoch never happened
                     self._stop(self._save_last() if epoch_num > first_epoch else None)
+                self._tune_threads(epoch_num - first_epoch + 1, train_info["total_time"])
                 total_time += train_info["total_time"]
                 frame = self.frame
                 frames = self.curr_frames * (self.world_size if self.multi_gpu else 1)
@@ -176,6 +182,13 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, a2c_continuous.A2CAgent)
                     return self.last_mean_rewards, epoch_num
                 if self._stop_requested():
                     self._stop(self._save_last())
+
+    def _tune_threads(self, epoch: int, seconds: float) -> None:
+        if self._thread_tuner is None:
+            return
+        note = self._thread_tuner.after_epoch(epoch, seconds / max(1, self.curr_frames))
+        if note and self.global_rank == 0:
+            print(f"note: {note}", flush=True)
 
     def _finish(self, epoch_num: int, total_time: float) -> None:
         """The normal end: the final checkpoint, which supersedes ``_last``."""
