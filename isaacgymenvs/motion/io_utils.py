@@ -7,7 +7,9 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+import numpy as np
 
 from isaacgymenvs.motion.limits import MAX_FRAMES, MAX_MOTION_FILE_BYTES, size_text
 from isaacgymenvs.motion.motion import MotionFileError
@@ -28,6 +30,20 @@ def check_file_size(path: str | Path, limit: int = MAX_MOTION_FILE_BYTES) -> int
             path, f"file is {size_text(size)}, more than the {size_text(limit)} allowed (docs/limits.md)"
         )
     return size
+
+
+def read_npy_header(stream: IO[bytes]) -> tuple[tuple[int, ...], bool, Any]:
+    """The shape, Fortran-order flag and dtype from a ``.npy`` header, leaving ``stream`` at the data.
+
+    Raises:
+        ValueError: a format version other than 1.0 or 2.0 (or a malformed header).
+    """
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(stream)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(stream)
+    raise ValueError(f"unsupported .npy format version {version}")
 
 
 def check_frame_count(frames: int, path: str | Path) -> None:

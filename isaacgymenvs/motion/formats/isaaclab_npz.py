@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from isaacgymenvs.motion.io_utils import atomic_write, check_file_size, check_frame_count
+from isaacgymenvs.motion.io_utils import atomic_write, check_file_size, check_frame_count, read_npy_header
 from isaacgymenvs.motion.limits import MAX_MOTION_DATA_BYTES, size_text
 from isaacgymenvs.motion.motion import Motion, MotionFileError, check_motion
 from isaacgymenvs.motion.skeleton import (
@@ -74,13 +74,10 @@ def read_npz_arrays(path: Path) -> dict[str, np.ndarray]:
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
     name = info.filename[: -len(".npy")]
     with archive.open(info) as member:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(member)
-        elif version == (2, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member)
-        else:
-            raise ValueError(f"field {name!r}: unsupported .npy format version {version}")
+        try:
+            shape, fortran_order, dtype = read_npy_header(member)
+        except ValueError as error:
+            raise ValueError(f"field {name!r}: {error}") from None
         if dtype.hasobject:
             raise MotionFileError(path, f"refused to load: field {name!r} holds pickled Python objects")
         if any(dimension < 0 for dimension in shape):

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from isaacgymenvs.motion.io_utils import atomic_write, check_file_size, check_frame_count
+from isaacgymenvs.motion.io_utils import atomic_write, check_file_size, check_frame_count, read_npy_header
 from isaacgymenvs.motion.limits import short_repr, size_text
 from isaacgymenvs.motion.motion import Motion, MotionFileError, check_motion
 from isaacgymenvs.motion.skeleton import SkeletonTree, global_to_local_rotation
@@ -75,13 +75,7 @@ def read_npy_object(path: Path) -> Any:
     size = check_file_size(path)
     try:
         with open(path, "rb") as handle:
-            version = np.lib.format.read_magic(handle)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
-            elif version == (2, 0):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
-            else:
-                raise ValueError(f"unsupported .npy format version {version}")
+            shape, _, dtype = read_npy_header(handle)
             if not dtype.hasobject:
                 _check_declared_size(shape, dtype, size - handle.tell(), path)
                 handle.seek(0)
