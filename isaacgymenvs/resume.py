@@ -68,7 +68,7 @@ def saved_run_config(checkpoint: str | Path) -> dict[str, Any] | None:
         return None
     try:
         saved = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+    except (OSError, yaml.YAMLError, RecursionError):  # a hostile, deeply nested file is no config either
         return None
     return saved if isinstance(saved, dict) else None
 

@@ -134,3 +134,15 @@ def test_default_sizes_with_8_envs_then_ctrl_c_then_resume(tmp_path: Path) -> No
     resolved = yaml.safe_load((tmp_path / "runs" / "eight" / "config.yaml").read_text())
     assert resolved["task"]["env"]["numEnvs"] == 8 and resolved["task"]["env"]["motion_file"] == "humanoid3d_walk"
     assert not (tmp_path / "runs" / "eight" / "nn" / "eight_last.pth").exists()  # superseded by the final one
+
+
+def test_an_unreadable_or_hostile_run_config_is_ignored(tmp_path: Path) -> None:
+    from isaacgymenvs.resume import saved_run_config
+
+    (tmp_path / "nn").mkdir()
+    checkpoint = tmp_path / "nn" / "x.pth"
+    assert saved_run_config(checkpoint) is None  # no config.yaml
+    (tmp_path / "config.yaml").write_text("a: " + "[" * 100_000 + "]" * 100_000)  # nested beyond any parser's depth
+    assert saved_run_config(checkpoint) is None
+    (tmp_path / "config.yaml").write_text("task:\n  env:\n    numEnvs: 8\n")
+    assert saved_run_config(checkpoint) == {"task": {"env": {"numEnvs": 8}}}
