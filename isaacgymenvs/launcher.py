@@ -31,7 +31,7 @@ import isaacgymenvs
 from isaacgymenvs.learning.distributed import LaunchError, init_distributed
 from isaacgymenvs.motion.motion import MotionFileError
 from isaacgymenvs.physics.mujoco_backend import ModelError, default_thread_count
-from isaacgymenvs.resume import apply_saved_config, override_keys, resume_target, saved_run_config
+from isaacgymenvs.resume import apply_saved_config, override_keys, resume_target, run_folder, saved_run_config
 from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError, HumanoidAMPConfig
 from isaacgymenvs.utils.files import check_creatable, remove_stale_temporaries
 
@@ -341,8 +341,8 @@ def _output_dir(experiment: str | None, checkpoint: str, config: dict[str, Any],
     base = Path(runs_dir)
     if config["experiment"]:
         base = Path(runs_dir) / config["experiment"]
-    elif checkpoint and Path(checkpoint).parent.name == "nn":
-        base = Path(checkpoint).parent.parent
+    elif checkpoint:
+        base = run_folder(checkpoint) or base
     stamp = f"test_{datetime.now().strftime('%Y-%m-%d_%H-%M-%S')}"
     folder, count = base / stamp, 2
     while folder.exists():
