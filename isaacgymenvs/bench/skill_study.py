@@ -34,6 +34,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
         ["train.params.network.disc.logit_init_scale=0.01"],
     ),
     "lr_2e-4": ("learning rate 2e-4 instead of 5e-5", ["train.params.config.learning_rate=2e-4"]),
+    "mini_epochs_8": ("8 mini-epochs per epoch instead of 4", ["train.params.config.mini_epochs=8"]),
     "cmu_run": ("the original's CMU run clip (reference data)", [f"task.env.motion_file={REFERENCE_RUN_CLIP}"]),
 }
 # Episode length and fall rate are compared at these sample counts (the closest evaluation at or before each).
