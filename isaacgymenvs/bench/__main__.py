@@ -16,6 +16,7 @@ BENCHMARKS = {
     "learners": ("isaacgymenvs.bench.learners", "our AMP agent against skrl's on one task, seed and budget"),
     "skill": ("isaacgymenvs.bench.skill", "samples and training minutes until the policy stands, and imitates"),
     "study": ("isaacgymenvs.bench.skill_study", "the time-to-skill study: variants against the default, compared"),
+    "memory": ("isaacgymenvs.bench.memory", "resident memory: peak per environment count, growth over a long run"),
     "terminations": ("isaacgymenvs.bench.terminations", "why episodes end: falls to the ground or self-contact"),
 }
 
