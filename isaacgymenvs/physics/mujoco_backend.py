@@ -12,9 +12,12 @@ per-body contact forces are the force part of ``cfrc_ext``, which MuJoCo compute
 acceleration sensor.
 
 Speed: a step runs no extra forward pass. Body positions and rotations are computed from ``qpos`` by forward
-kinematics in torch (a rotation-matrix chain over 15 bodies), which is cheaper than asking MuJoCo to recompute its
-derived quantities at the new state; contact forces are those of the last physics step (zero right after a state
-write). Body velocities, which the task does not use, run MuJoCo's velocity stage only when read.
+kinematics in torch (a rotation-matrix chain over 15 bodies, :mod:`isaacgymenvs.physics.kinematics`), which is cheaper
+than asking MuJoCo to recompute its derived quantities at the new state; contact forces are those of the last physics
+step (zero right after a state write). Body velocities, which the task does not use, run MuJoCo's velocity stage only
+when read. MuJoCo's state rows are read and written through zero-copy torch views of the batch's arrays, and the
+conversions work on component planes (``[D, N]``, ``[4, B, N]``), which eager CPU torch runs many times faster than
+the same maths on ``[N, B, 4]`` tensors.
 
 An environment counts as unstable after a step when its state holds NaN/inf or an absurd velocity, or when MuJoCo
 reset it on its own (it does so, with a warning, when accelerations blow up): its time then falls behind the others'.
@@ -25,6 +28,7 @@ in the working directory (:mod:`isaacgymenvs.physics.mujoco_log`, installed when
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import mujoco
@@ -33,6 +37,7 @@ import torch
 from mujoco.batch import Batch, SimulationError
 
 from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, JointLayout
+from isaacgymenvs.physics import kinematics as kin
 from isaacgymenvs.physics.backend import BackendConfig, PhysicsBackend
 from isaacgymenvs.physics.joint_mapping import HingeJointMap
 from isaacgymenvs.physics.mujoco_log import install_warning_handler
@@ -95,6 +100,13 @@ class MuJoCoBackend(PhysicsBackend):
         # The only derived field read every step; others are bound when first needed (each bound field is copied
         # out of every simulation after every call).
         self._cfrc_ext = self._batch.bind("cfrc_ext")
+        # Zero-copy torch views of the same memory (float64): reads and writes without numpy round trips.
+        self._qpos_view, self._qvel_view, self._ctrl_view = (
+            torch.from_numpy(a) for a in (self._qpos, self._qvel, self._ctrl)
+        )
+        with warnings.catch_warnings():  # cfrc_ext is a read-only output array; it is only read
+            warnings.simplefilter("ignore", UserWarning)
+            self._cfrc_view = torch.from_numpy(self._cfrc_ext)
         self._pd_control = config.pd_control
         self.physics_dt = float(self.model.opt.timestep)
         ranges = torch.from_numpy(self.model.jnt_range[self._joint_ids].copy()).float()
@@ -170,7 +182,6 @@ class MuJoCoBackend(PhysicsBackend):
         self.dof_pos = torch.zeros((n, dofs), **zeros)
         self.dof_vel = torch.zeros((n, dofs), **zeros)
         self.rigid_body_pos = torch.zeros((n, bodies, 3), **zeros)
-        self._body_matrices = torch.zeros((n, bodies, 3, 3), **zeros)
         self._rigid_body_rot = torch.zeros((n, bodies, 4), **zeros)
         self._rigid_body_vel = torch.zeros((n, bodies, 3), **zeros)
         self._rigid_body_ang_vel = torch.zeros((n, bodies, 3), **zeros)
@@ -178,13 +189,19 @@ class MuJoCoBackend(PhysicsBackend):
         self._body_vel_stale = True
         # Whether cfrc_ext holds this environment's last physics step (false right after a state write).
         self._contacts_valid = np.zeros(n, dtype=bool)
-        offsets = self.model.body_pos[self._body_ids].astype(np.float32)
-        self._body_offsets = torch.from_numpy(offsets).to(self.device)
-        self._fk_levels = _depth_levels(self.layout.skeleton.parent_indices, self.device)
+        self._tree = kin.BodyTree(self.layout, self.model.body_pos[self._body_ids], self.device)
+        # World rotation matrices [3, 3, B, N], bodies in the tree's internal order (rigid_body_rot reorders them).
+        self._body_matrices = torch.zeros((3, 3, bodies, n), **zeros)
         long = {"dtype": torch.long, "device": self.device}
         self._dof_qpos_tensor = torch.as_tensor(self._dof_qpos, **long)
         self._dof_qvel_tensor = torch.as_tensor(self._dof_qvel, **long)
         self._body_ids_tensor = torch.as_tensor(self._body_ids, **long)
+        self._actuator_ids_tensor = torch.as_tensor(self._actuator_ids, **long)
+        # Root rows of qpos (position, then MuJoCo's w x y z quaternion read as x y z w) and of qvel.
+        q, v = self._root_qpos, self._root_qvel
+        self._root_qpos_rows = torch.tensor([q, q + 1, q + 2, q + 4, q + 5, q + 6, q + 3], **long)
+        self._root_qvel_rows = torch.arange(v, v + 6, **long)
+        self._ball_positions = self._tree.canonical[self.joint_map.ball_bodies]
         self.contact_forces = torch.zeros((n, bodies, 3), **zeros)
 
     # --- the interface --------------------------------------------------------------------------------------------
@@ -194,12 +211,16 @@ class MuJoCoBackend(PhysicsBackend):
             raise RuntimeError("position targets need pdControl: True (this backend was built for torque control)")
         hinge_targets = self._target_kernel(targets.to(self.device), self._hinge_pos)
         # MuJoCo clamps each control to its joint's range (the actuators inherit it).
-        self._ctrl[:, self._actuator_ids] = hinge_targets.cpu().double().numpy()
+        self._write_controls(hinge_targets)
 
     def set_dof_actuation_forces(self, torques: torch.Tensor) -> None:
         if self._pd_control:
             raise RuntimeError("torques need pdControl: False (this backend was built for PD control)")
-        self._ctrl[:, self._actuator_ids] = torques.detach().cpu().double().numpy()
+        self._write_controls(torques.detach())
+
+    def _write_controls(self, values: torch.Tensor) -> None:
+        """Every environment's controls from ``[N, D]`` values in DOF order (one converting copy into MuJoCo)."""
+        self._ctrl_view.index_copy_(1, self._actuator_ids_tensor, values.cpu().to(torch.float64))
 
     def simulate(self, num_steps: int) -> torch.Tensor:
         expected_time = self._time + num_steps * self.physics_dt
@@ -226,23 +247,40 @@ class MuJoCoBackend(PhysicsBackend):
         self._contacts_valid[ids] = False
 
     def refresh(self, env_ids: torch.Tensor | None = None) -> None:
-        source: slice | np.ndarray = slice(None) if env_ids is None else env_ids.detach().cpu().numpy()
-        rows: slice | torch.Tensor = slice(None) if env_ids is None else env_ids
-
-        def read(array: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(array[source].astype(np.float32)).to(self.device)
-
+        if env_ids is None:
+            rows = None
+            qpos, qvel, cfrc_ext = self._qpos_view, self._qvel_view, self._cfrc_view
+            valid = None if self._contacts_valid.all() else torch.from_numpy(self._contacts_valid).to(self.device)
+        else:
+            rows = env_ids.detach().cpu()
+            qpos, qvel, cfrc_ext = (
+                view.index_select(0, rows) for view in (self._qpos_view, self._qvel_view, self._cfrc_view)
+            )
+            valid = torch.from_numpy(self._contacts_valid[rows.numpy()]).to(self.device)
+            rows = rows.to(self.device)
+        device = {"device": self.device, "dtype": torch.float32}
         root_states, hinge_pos, dof_pos, dof_vel, matrices, positions, forces = self._state_kernel(
-            read(self._qpos), read(self._qvel), read(self._cfrc_ext)
+            qpos.to(**device), qvel.to(**device), cfrc_ext.to(**device)
         )
-        self.root_states[rows] = root_states
-        self._hinge_pos[rows] = hinge_pos
-        self.dof_pos[rows] = dof_pos
-        self.dof_vel[rows] = dof_vel
-        self._body_matrices[rows] = matrices
-        self.rigid_body_pos[rows] = positions
-        valid = torch.from_numpy(self._contacts_valid[source]).to(self.device)
-        self.contact_forces[rows] = torch.where(valid[:, None, None], forces, torch.zeros_like(forces))
+        if valid is not None:
+            forces = torch.where(valid[:, None, None], forces, torch.zeros_like(forces))
+        outputs = (
+            (self.root_states, root_states),
+            (self._hinge_pos, hinge_pos),
+            (self.dof_pos, dof_pos),
+            (self.dof_vel, dof_vel),
+            (self.rigid_body_pos, positions),
+            (self.contact_forces, forces),
+        )
+        for buffer, value in outputs:
+            if rows is None:
+                buffer.copy_(value)
+            else:
+                buffer.index_copy_(0, rows, value)
+        if rows is None:
+            self._body_matrices = matrices
+        else:
+            self._body_matrices.index_copy_(3, rows, matrices)
         self._body_rot_stale = True
         self._body_vel_stale = True
 
@@ -251,36 +289,32 @@ class MuJoCoBackend(PhysicsBackend):
 
         Returns:
             ``root_states [n, 13]``, hinge angles ``[n, D]``, ``dof_pos [n, D]``, ``dof_vel [n, D]``, body rotation
-            matrices ``[n, B, 3, 3]`` and origins ``[n, B, 3]``, contact forces ``[n, B, 3]``.
+            matrices ``[3, 3, B, n]`` (the tree's internal body order), body origins ``[n, B, 3]``, contact forces
+            ``[n, B, 3]``. The ``[n, ...]`` results may be transposed views.
         """
-        root_pos = qpos[:, self._root_qpos : self._root_qpos + 3]
-        root_rot = rot.quat_wxyz_to_xyzw(qpos[:, self._root_qpos + 3 : self._root_qpos + 7])
-        root_ang_vel_body = qvel[:, self._root_qvel + 3 : self._root_qvel + 6]
-        root_states = torch.cat(
-            [
-                root_pos,
-                root_rot,
-                qvel[:, self._root_qvel : self._root_qvel + 3],
-                rot.quat_rotate(root_rot, root_ang_vel_body),
-            ],
-            dim=-1,
-        )
-        hinge_pos = qpos[:, self._dof_qpos_tensor]
-        local = self.joint_map.local_rotations(root_rot, hinge_pos)
-        dof_pos = self.joint_map.local_rotations_to_dof_pos(local, hinge_pos)
-        dof_vel = self.joint_map.hinges_to_dof_vel(hinge_pos, qvel[:, self._dof_qvel_tensor])
-        matrices, positions = _forward_kinematics(
-            rot.quat_to_matrix(local), root_pos, self._body_offsets, self._fk_levels
-        )
+        qpos_planes, qvel_planes = qpos.T, qvel.T
+        root = qpos_planes.index_select(0, self._root_qpos_rows)  # [7, n]: position, rotation (x, y, z, w)
+        root_vel = qvel_planes.index_select(0, self._root_qvel_rows)  # [6, n]: linear (world), angular (body frame)
+        hinge_pos = qpos_planes.index_select(0, self._dof_qpos_tensor)  # [D, n]
+        hinge_vel = qvel_planes.index_select(0, self._dof_qvel_tensor)
+        root_pos, root_rot = root[:3], root[3:]
+        root_states = torch.cat([root, root_vel[:3], kin.quat_rotate_planes(root_rot, root_vel[3:])])
+        local = self._tree.local_quats(root_rot, hinge_pos)
+        matrices, positions = self._tree.forward_kinematics(local, root_pos)
+        exp_maps = kin.quat_to_exp_map_planes(local.index_select(1, self._ball_positions))
+        dof_pos = self.joint_map.with_balls(hinge_pos, exp_maps)
+        dof_vel = self.joint_map.hinge_planes_to_dof_vel(hinge_pos, hinge_vel)
+        positions = positions.index_select(1, self._tree.canonical).permute(2, 1, 0)
         forces = cfrc_ext[:, self._body_ids_tensor, 3:6]
-        return root_states, hinge_pos, dof_pos, dof_vel, matrices, positions, forces
+        return root_states.T, hinge_pos.T, dof_pos.T, dof_vel.T, matrices, positions, forces
 
     # Body rotations and velocities are not needed by the task every step: computed when first read after a refresh.
 
     @property
     def rigid_body_rot(self) -> torch.Tensor:
         if self._body_rot_stale:
-            self._rigid_body_rot[:] = rot.quat_from_matrix(self._body_matrices)
+            matrices = self._body_matrices.index_select(2, self._tree.canonical).permute(3, 2, 0, 1)
+            self._rigid_body_rot[:] = rot.quat_from_matrix(matrices)
             self._body_rot_stale = False
         return self._rigid_body_rot
 
@@ -390,47 +424,3 @@ def _motor_efforts(model: mujoco.MjModel, actuator_ids: np.ndarray) -> np.ndarra
     # The range counts even where it is not enforced (actuator_force_limits False): it is still the motor's effort.
     limits = np.abs(model.actuator_forcerange[actuator_ids]).max(axis=1)
     return np.where(limits > 0, limits, model.actuator_gear[actuator_ids, 0])
-
-
-def _depth_levels(parents: tuple[int, ...], device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Bodies grouped by depth in the tree: ``[(children, their parents), ...]`` from the root's children down."""
-    depth = [0] * len(parents)
-    for body in range(1, len(parents)):
-        depth[body] = depth[parents[body]] + 1
-    levels = []
-    for level in range(1, max(depth) + 1):
-        children = [body for body in range(len(parents)) if depth[body] == level]
-        levels.append(
-            (torch.tensor(children, device=device), torch.tensor([parents[c] for c in children], device=device))
-        )
-    return levels
-
-
-def _forward_kinematics(
-    local_matrices: torch.Tensor,
-    root_pos: torch.Tensor,
-    offsets: torch.Tensor,
-    levels: list[tuple[torch.Tensor, torch.Tensor]],
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """World rotation matrices ``[N, B, 3, 3]`` and origins ``[N, B, 3]`` of a body tree.
-
-    Args:
-        local_matrices: ``[N, B, 3, 3]`` each body's rotation in its parent (the root's: in the world).
-        root_pos: ``[N, 3]`` root origin.
-        offsets: ``[B, 3]`` each body's origin in its parent's frame.
-        levels: the tree's bodies by depth (:func:`_depth_levels`); one batched product per level, not per body.
-    """
-    matrices = torch.empty_like(local_matrices)
-    positions = torch.empty((*root_pos.shape[:-1], offsets.shape[0], 3), dtype=root_pos.dtype, device=root_pos.device)
-    matrices[:, 0] = local_matrices[:, 0]
-    positions[:, 0] = root_pos
-    for children, parents in levels:  # 4 levels for the humanoid
-        parent_matrices, child_matrices = matrices[:, parents], local_matrices[:, children]
-        if torch.compiler.is_compiling():  # written out, so that the compiler fuses it into one loop
-            matrices[:, children] = (parent_matrices.unsqueeze(-1) * child_matrices.unsqueeze(-3)).sum(-2)
-            moved = (parent_matrices * offsets[children].unsqueeze(-2)).sum(-1)
-        else:  # batched products: the cheapest form for eager torch
-            matrices[:, children] = torch.einsum("nkij,nkjl->nkil", parent_matrices, child_matrices)
-            moved = torch.einsum("nkij,kj->nki", parent_matrices, offsets[children])
-        positions[:, children] = positions[:, parents] + moved
-    return matrices, positions
