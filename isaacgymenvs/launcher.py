@@ -42,7 +42,7 @@ CONFIG_GROUP_DEFAULTS = {"task": "HumanoidAMP", "train": "HumanoidAMPPPO"}
 # The keys a newcomer needs, in `--help` with the values they resolve to on this machine (README has the same table).
 HELP_KEYS = (
     ("task", None, "HumanoidAMP or HumanoidAMPHands (cfg/task/)"),
-    ("train", None, "train config: HumanoidAMPPPO, or HumanoidAMPPPOLowGP for flips and cartwheels (cfg/train/)"),
+    ("train", None, "HumanoidAMPPPO; HumanoidAMPPPOLowGP for flips; HumanoidAMPPPOOriginal: the original's values"),
     ("num_envs", "task.env.numEnvs", "environments (4096 with CUDA, 512 on a CPU)"),
     ("max_iterations", "train.params.config.max_epochs", "epochs to train"),
     ("experiment", "experiment", "run folder name under runs/ ('' = <name>_<date_time>, or the checkpoint's run)"),
@@ -358,14 +358,20 @@ def _stop_message(stop: Any, overrides: list[str]) -> str:
     return f"{stop}; saved {stop.checkpoint}; resume with: python launch.py task={task} checkpoint={stop.checkpoint}"
 
 
-def help_text() -> str:
-    """``--help``: usage, then the main keys with the defaults they resolve to here."""
+def help_text(overrides: list[str] | None = None) -> str:
+    """``--help``: usage, then the main keys with the values they resolve to here, with the command line's other
+    ``overrides`` applied (the plain defaults when those do not compose)."""
     from omegaconf import OmegaConf
 
-    cfg = compose([])
+    overrides = overrides or []
+    try:
+        cfg = compose(overrides)
+    except Exception:  # a bad override: its own error comes when the command runs without --help
+        cfg, overrides = compose([]), []
+    groups = {**CONFIG_GROUP_DEFAULTS, **{k: v for k, v in override_keys(overrides).items() if k in ("task", "train")}}
     rows = []
     for key, path, meaning in HELP_KEYS:
-        value = CONFIG_GROUP_DEFAULTS[key] if path is None else OmegaConf.select(cfg, path)
+        value = groups[key] if path is None else OmegaConf.select(cfg, path)
         value = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
         rows.append(f"  {key + '=' + str(value):<48} {meaning}")
     return (
@@ -391,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = list(sys.argv[1:] if argv is None else argv)
     if any(argument in ("-h", "--help") for argument in overrides):
         try:
-            print(help_text(), flush=True)
+            print(help_text([item for item in overrides if item not in ("-h", "--help")]), flush=True)
         except BrokenPipeError:
             return _quiet_broken_pipe()
         return 0

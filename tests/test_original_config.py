@@ -1,0 +1,61 @@
+"""The original's values stay one override away: ``train=HumanoidAMPPPOOriginal`` resolves to the IsaacGymEnvs
+HumanoidAMPPPO learner (spec section 8.1) on any device, whatever our own defaults are."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from isaacgymenvs import compose_config
+
+# /work/shared/spec/humanoid_amp_reference.md section 8.1 and the original's cfg/train/HumanoidAMPPPO.yaml.
+ORIGINAL_CONFIG = {
+    "gamma": 0.99,
+    "tau": 0.95,
+    "learning_rate": 5e-5,
+    "lr_schedule": "constant",
+    "e_clip": 0.2,
+    "entropy_coef": 0.0,
+    "critic_coef": 5,
+    "bounds_loss_coef": 10,
+    "truncate_grads": False,
+    "horizon_length": 16,
+    "minibatch_size": 32768,
+    "mini_epochs": 6,
+    "amp_obs_demo_buffer_size": 200000,
+    "amp_replay_buffer_size": 1000000,
+    "amp_replay_keep_prob": 0.01,
+    "amp_batch_size": 512,
+    "amp_minibatch_size": 4096,
+    "disc_coef": 5,
+    "disc_logit_reg": 0.05,
+    "disc_grad_penalty": 5,
+    "disc_reward_scale": 2,
+    "disc_weight_decay": 0.0001,
+    "normalize_amp_input": True,
+    "normalize_input": True,
+    "normalize_value": True,
+    "normalize_advantage": True,
+    "task_reward_w": 0.0,
+    "disc_reward_w": 1.0,
+    "reward_combine": "add",
+    "disc_reward_type": "log",
+}
+
+
+@pytest.mark.parametrize("extra", [[], ["num_envs=4096"]])
+def test_original_learner_resolves_to_the_original_numbers(extra: list[str]) -> None:
+    cfg = compose_config(["task=HumanoidAMP", "train=HumanoidAMPPPOOriginal", *extra])
+    params = OmegaConf.to_container(cfg.train.params, resolve=True)
+    config = params["config"]
+    assert {key: config[key] for key in ORIGINAL_CONFIG} == ORIGINAL_CONFIG
+    assert params["network"]["mlp"]["units"] == [1024, 512]
+    assert params["network"]["disc"]["units"] == [1024, 512]
+    assert params["network"]["disc"].get("logit_init_scale", 1.0) == 1.0
+    assert params["network"]["space"]["continuous"]["sigma_init"]["val"] == -2.9
+    assert config["name"] == "HumanoidAMP"
+
+
+def test_original_learner_keeps_command_line_overrides() -> None:
+    cfg = compose_config(["task=HumanoidAMP", "train=HumanoidAMPPPOOriginal", "train.params.config.mini_epochs=3"])
+    assert cfg.train.params.config.mini_epochs == 3
