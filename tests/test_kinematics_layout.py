@@ -175,3 +175,53 @@ def test_backend_state_matches_the_per_body_reference() -> None:
     _close(backend.root_states, expected_root, atol=atol)
     forces = torch.from_numpy(backend._cfrc_ext[:, 1:, 3:6].astype(np.float32))
     _close(backend.contact_forces, forces, atol=0)
+
+
+def _reference_observations(
+    root_states: torch.Tensor,
+    dof_pos: torch.Tensor,
+    dof_vel: torch.Tensor,
+    key_body_pos: torch.Tensor,
+    local_root_obs: bool,
+) -> torch.Tensor:
+    """The original's observation, written with the rotation module on ``[N, ..., 4]`` tensors."""
+    root_pos, root_rot = root_states[:, 0:3], root_states[:, 3:7]
+    heading_rot = rot.calc_heading_quat_inv(root_rot)
+    root_rot_obs = rot.quat_to_tan_norm(rot.quat_mul(heading_rot, root_rot) if local_root_obs else root_rot)
+    heading_per_key = heading_rot.unsqueeze(-2).expand(-1, key_body_pos.shape[1], -1)
+    local_key_pos = rot.quat_rotate(heading_per_key, key_body_pos - root_pos.unsqueeze(-2))
+    dof_obs = []
+    for group in AMP_JOINT_LAYOUT.groups:
+        dofs = dof_pos[:, group.dof_offset : group.dof_offset + group.num_dofs]
+        dof_obs.append(dofs if group.hinge_axis is not None else rot.quat_to_tan_norm(rot.exp_map_to_quat(dofs)))
+    return torch.cat(
+        [
+            root_pos[:, 2:3],
+            root_rot_obs,
+            rot.quat_rotate(heading_rot, root_states[:, 7:10]),
+            rot.quat_rotate(heading_rot, root_states[:, 10:13]),
+            *dof_obs,
+            dof_vel,
+            local_key_pos.reshape(root_states.shape[0], -1),
+        ],
+        dim=-1,
+    )
+
+
+@pytest.mark.parametrize("local_root_obs", [False, True])
+def test_observations_match_the_rotation_module_reference(local_root_obs: bool) -> None:
+    from isaacgymenvs.tasks.amp.humanoid_amp_base import compute_humanoid_observations
+
+    generator = torch.Generator().manual_seed(4)
+    root_rot = _random_quats(N, generator=generator)
+    root_rot[0] = torch.tensor([0.0, 0.0, 0.0, 1.0])
+    root_rot[1] = torch.tensor([0.0, math.sqrt(0.5), 0.0, math.sqrt(0.5)])  # x axis vertical: no heading
+    other = torch.randn(N, 9, generator=generator, dtype=torch.float64)
+    root_states = torch.cat([other[:, :3], root_rot, other[:, 3:]], -1).float()
+    dof_pos = (torch.randn(N, 28, generator=generator) * 1.5).float()
+    dof_vel = torch.randn(N, 28, generator=generator).float()
+    key_pos = torch.randn(N, 4, 3, generator=generator).float()
+    new = compute_humanoid_observations(root_states, dof_pos, dof_vel, key_pos, local_root_obs)
+    old = _reference_observations(root_states, dof_pos, dof_vel, key_pos, local_root_obs)
+    assert new.shape == (N, 105)
+    _close(new, old, atol=1e-5)

@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 
 from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, AMP_KEY_BODY_NAMES, JointLayout
+from isaacgymenvs.physics import kinematics as kin
 from isaacgymenvs.physics.backend import BackendConfig, PhysicsBackend
 from isaacgymenvs.physics.mujoco_backend import MuJoCoBackend
 from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError, HumanoidAMPConfig
 from isaacgymenvs.tasks.base.vec_task import VecTask
-from isaacgymenvs.utils import rotations as rot
 from isaacgymenvs.utils.kernels import Kernel
 
 ASSET_ROOT = Path(__file__).resolve().parents[3] / "assets"
@@ -54,14 +54,14 @@ _DOF_OBS_ORDER_CACHE: dict[tuple[int, str], torch.Tensor] = {}
 
 
 def _dof_obs_order(joint_layout: JointLayout, device: torch.device) -> torch.Tensor:
-    """Permutation from ``[all 3-DOF groups' 6 numbers, all hinge angles]`` to the groups' DOF order."""
+    """Rows of ``[tangent-normal component j of 3-DOF group g (row j G3 + g), hinge angles]`` in DOF-group order."""
     key = (id(joint_layout), str(device))
     if key not in _DOF_OBS_ORDER_CACHE:
         num_balls = sum(1 for group in joint_layout.groups if group.hinge_axis is None)
         order, ball, hinge = [], 0, 0
         for group in joint_layout.groups:
             if group.hinge_axis is None:
-                order.extend(range(6 * ball, 6 * ball + 6))
+                order.extend(j * num_balls + ball for j in range(6))
                 ball += 1
             else:
                 order.append(6 * num_balls + hinge)
@@ -70,14 +70,21 @@ def _dof_obs_order(joint_layout: JointLayout, device: torch.device) -> torch.Ten
     return _DOF_OBS_ORDER_CACHE[key]
 
 
+def _dof_obs_planes(dof_pos: torch.Tensor, joint_layout: JointLayout) -> torch.Tensor:
+    """:func:`dof_to_obs` as ``[52, N]`` planes, from DOF positions ``[N, D]``."""
+    idx = joint_layout.index_tensors(dof_pos.device)
+    planes = dof_pos.T
+    balls = planes.index_select(0, idx["ball_dofs"].T.reshape(-1)).view(3, -1, dof_pos.shape[0])  # [3, G3, N]
+    tan_norm = kin.quat_to_tan_norm_planes(kin.exp_map_to_quat_planes(balls))  # [6, G3, N]
+    hinges = planes.index_select(0, idx["hinge_dofs"])  # [G1, N]
+    stacked = torch.cat([tan_norm.reshape(-1, dof_pos.shape[0]), hinges])
+    return stacked.index_select(0, _dof_obs_order(joint_layout, dof_pos.device))
+
+
 def dof_to_obs(dof_pos: torch.Tensor, joint_layout: JointLayout = AMP_JOINT_LAYOUT) -> torch.Tensor:
     """DOF positions ``[N, D]`` as the policy sees them ``[N, 52]``: each 3-DOF joint's exp map as the tangent and
     normal of its rotation (6), each hinge's angle (1), in DOF order."""
-    idx = joint_layout.index_tensors(dof_pos.device)
-    ball_quat = rot.exp_map_to_quat(dof_pos[:, idx["ball_dofs"]])  # [N, G3, 4]
-    ball_obs = rot.quat_to_tan_norm(ball_quat).reshape(dof_pos.shape[0], -1)  # [N, 6 G3]
-    hinge_obs = dof_pos[:, idx["hinge_dofs"]]  # [N, G1]
-    return torch.cat([ball_obs, hinge_obs], dim=-1)[:, _dof_obs_order(joint_layout, dof_pos.device)]
+    return _dof_obs_planes(dof_pos, joint_layout).T.contiguous()
 
 
 def compute_humanoid_observations(
@@ -88,7 +95,11 @@ def compute_humanoid_observations(
     local_root_obs: bool,
     joint_layout: JointLayout = AMP_JOINT_LAYOUT,
 ) -> torch.Tensor:
-    """The policy observation ``[N, 105]`` (also the per-step AMP observation).
+    """The policy observation ``[N, 105]`` (also the per-step AMP observation); may be a transposed view.
+
+    The maths run on component planes (:mod:`isaacgymenvs.physics.kinematics`). Undoing the heading (a rotation about
+    z) is written as the planar rotation it is, by the normalised x-y direction of the root's x axis: the same numbers
+    as rotating by the original's heading quaternion, without the angle.
 
     Args:
         root_states: ``[N, 13]`` root position, rotation (xyzw), linear and angular velocity, world frame.
@@ -98,29 +109,39 @@ def compute_humanoid_observations(
         local_root_obs: remove the heading from the root rotation term.
         joint_layout: the DOF layout.
     """
-    root_pos = root_states[:, 0:3]
-    root_rot = root_states[:, 3:7]
-    root_vel = root_states[:, 7:10]
-    root_ang_vel = root_states[:, 10:13]
-    heading_rot = rot.calc_heading_quat_inv(root_rot)  # undoes the yaw
-    root_rot_obs = rot.quat_to_tan_norm(rot.quat_mul(heading_rot, root_rot) if local_root_obs else root_rot)
-    local_root_vel = rot.quat_rotate(heading_rot, root_vel)
-    local_root_ang_vel = rot.quat_rotate(heading_rot, root_ang_vel)
-    relative_key_pos = key_body_pos - root_pos.unsqueeze(-2)
-    heading_per_key = heading_rot.unsqueeze(-2).expand(-1, key_body_pos.shape[1], -1)
-    local_key_pos = rot.quat_rotate(heading_per_key, relative_key_pos).reshape(root_states.shape[0], -1)
-    return torch.cat(
+    root = root_states.T.contiguous()  # [13, N]
+    root_pos, root_rot = root[0:3], root[3:7]
+    x, y, z, w = root_rot
+    # The root's x axis in the world, projected on the ground: (cos, sin) of the heading. Written as the original's
+    # quaternion rotation of (1, 0, 0) evaluates it, so that the sign agrees where the axis is nearly vertical.
+    forward_x, forward_y = (2 * w * w - 1) + 2 * x * x, (2 * w) * z + (2 * y) * x
+    length = torch.sqrt(forward_x * forward_x + forward_y * forward_y)
+    flat = length < 1e-12  # heading undefined (x axis vertical): atan2(0, 0) = 0, no rotation
+    cos_heading = torch.where(flat, torch.ones_like(length), forward_x / length.clamp_min(1e-12))
+    sin_heading = torch.where(flat, torch.zeros_like(length), forward_y / length.clamp_min(1e-12))
+
+    def unturn(vectors: torch.Tensor) -> torch.Tensor:  # rotate [3, ...] by minus the heading
+        vx, vy, vz = vectors
+        return torch.stack([cos_heading * vx + sin_heading * vy, cos_heading * vy - sin_heading * vx, vz])
+
+    if local_root_obs:
+        heading = torch.atan2(sin_heading, cos_heading)
+        zero = torch.zeros_like(heading)
+        heading_inv = torch.stack([zero, zero, torch.sin(-0.5 * heading), torch.cos(-0.5 * heading)])
+        root_rot = kin.quat_mul_planes(heading_inv, root_rot)
+    key_pos = key_body_pos.permute(2, 1, 0).contiguous() - root_pos.unsqueeze(1)  # [3, K, N]
+    obs = torch.cat(
         [
-            root_pos[:, 2:3],
-            root_rot_obs,
-            local_root_vel,
-            local_root_ang_vel,
-            dof_to_obs(dof_pos, joint_layout),
-            dof_vel,
-            local_key_pos,
-        ],
-        dim=-1,
+            root_pos[2:3],
+            kin.quat_to_tan_norm_planes(root_rot),
+            unturn(root[7:10]),
+            unturn(root[10:13]),
+            _dof_obs_planes(dof_pos, joint_layout),
+            dof_vel.T,
+            unturn(key_pos).permute(1, 0, 2).reshape(-1, root.shape[1]),
+        ]
     )
+    return obs.T
 
 
 def compute_humanoid_reward(obs_buf: torch.Tensor) -> torch.Tensor:
