@@ -53,6 +53,10 @@ class AMPConfig:
     """Weight of all discriminator weight squares."""
     normalize_amp_input: bool = True
     """Normalise the discriminator's input with running statistics."""
+    amp_mask_constant_features: bool = False
+    """Beyond the original: AMP features that are constant over every demonstration in the initial demo buffer (the
+    DeepMimic clips' neck never moves) are set to that constant in every discriminator input, so that they cannot
+    tell the agent from the clip (docs/time_to_skill.md)."""
     checkpoint_replay_max_mb: float = 256.0
     """Save the replay buffer's contents in checkpoints when it is at most this large (MB); else only its counters."""
     metrics_interval: int = 10

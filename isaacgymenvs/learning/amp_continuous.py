@@ -49,6 +49,8 @@ class AMPAgent(CommonAgent):
         self._episode_ends = 0
         self._falls = 0
         self._latest_amp_obs: torch.Tensor | None = None
+        self._amp_constant_mask: torch.Tensor | None = None
+        self._amp_constant_values: torch.Tensor | None = None
 
     def _load_config_params(self, config: dict[str, Any]) -> None:
         super()._load_config_params(config)
@@ -91,11 +93,29 @@ class AMPAgent(CommonAgent):
         return self.vec_env.env.fetch_amp_obs_demo(num_samples).to(self.ppo_device)
 
     def _init_train(self) -> None:
-        """Fill the demo buffer once, in batches of ``amp_batch_size``."""
+        """Fill the demo buffer once, in batches of ``amp_batch_size``; find the features constant over all of it."""
         batches = math.ceil(self._amp_obs_demo_buffer.size / self.amp.amp_batch_size)
+        low = high = None
         for _ in range(batches):
-            self._amp_obs_demo_buffer.store({"amp_obs": self._fetch_amp_obs_demo(self.amp.amp_batch_size)})
+            demo = self._fetch_amp_obs_demo(self.amp.amp_batch_size)
+            self._amp_obs_demo_buffer.store({"amp_obs": demo})
+            low = demo.amin(0) if low is None else torch.minimum(low, demo.amin(0))
+            high = demo.amax(0) if high is None else torch.maximum(high, demo.amax(0))
             self._maybe_print_progress("filling the demonstration buffer")
+        if self.amp.amp_mask_constant_features and low is not None and high is not None:
+            self._set_constant_features(low, high)
+
+    def _set_constant_features(self, low: torch.Tensor, high: torch.Tensor) -> None:
+        """Features whose demonstrations all have one value (to float rounding) are masked to it."""
+        constant = (high - low) <= 1e-6 * (1.0 + high.abs())
+        self._amp_constant_mask = constant
+        self._amp_constant_values = torch.where(constant, low, torch.zeros_like(low))
+        if bool(constant.any()) and self.global_rank == 0:
+            print(
+                f"note: {int(constant.sum())} of {constant.numel()} AMP features are constant over every "
+                "demonstration; the discriminator sees the clip's value for them (amp_mask_constant_features)",
+                flush=True,
+            )
 
     def _update_amp_demos(self) -> None:
         self._amp_obs_demo_buffer.store({"amp_obs": self._fetch_amp_obs_demo(self.amp.amp_batch_size)})
@@ -129,7 +149,10 @@ class AMPAgent(CommonAgent):
         return {"rewards": combined, "disc_rewards": disc_rewards}
 
     def _preproc_amp_obs(self, amp_obs: torch.Tensor) -> torch.Tensor:
-        """Normalise (and, in training mode, update the statistics with) AMP observations."""
+        """Normalise (and, in training mode, update the statistics with) AMP observations; features constant in the
+        demonstrations first take the demonstrations' value (``amp_mask_constant_features``)."""
+        if self._amp_constant_mask is not None:
+            amp_obs = torch.where(self._amp_constant_mask, self._amp_constant_values, amp_obs)
         return self._amp_input_mean_std(amp_obs) if self.amp.normalize_amp_input else amp_obs
 
     def _calc_disc_rewards(self, amp_obs: torch.Tensor) -> torch.Tensor:
