@@ -36,6 +36,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "lr_2e-4": ("learning rate 2e-4 instead of 5e-5", ["train.params.config.learning_rate=2e-4"]),
     "mini_epochs_8": ("8 mini-epochs per epoch instead of 4", ["train.params.config.mini_epochs=8"]),
     "horizon_16": ("16-step rollouts (8,192 samples per epoch, not 16,384)", ["train.params.config.horizon_length=16"]),
+    "mask_constant": (
+        "AMP features constant in the clip (DeepMimic's frozen neck) masked for the discriminator",
+        ["train.params.config.amp_mask_constant_features=True"],
+    ),
     "sigma_0.1": (
         "policy noise sigma 0.1 instead of 0.055 (fixed log-std -2.3 instead of -2.9)",
         ["train.params.network.space.continuous.sigma_init.val=-2.3"],
