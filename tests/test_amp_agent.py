@@ -292,3 +292,39 @@ def test_player_plays_bounded_games(tmp_path: Path, capsys: pytest.CaptureFixtur
     player.run()
     assert len(player.episode_lengths) >= 10
     assert "av reward" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mask", [True, False])
+def test_features_constant_in_every_demonstration_are_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], mask: bool
+) -> None:
+    """With ``amp_mask_constant_features`` a feature that every demonstration has at one value (column 3 at 2.0, as
+    the DeepMimic clips' frozen neck) reaches the discriminator at that value for the agent too; without it the
+    agent's own values pass (the original)."""
+    original_fetch = FakeAMPEnv.fetch_amp_obs_demo
+
+    def fetch_with_a_constant(self: FakeAMPEnv, num_samples: int) -> torch.Tensor:
+        demo = original_fetch(self, num_samples)
+        demo[:, 3] = 2.0
+        return demo
+
+    monkeypatch.setattr(FakeAMPEnv, "fetch_amp_obs_demo", fetch_with_a_constant)
+    torch.manual_seed(2)
+    runner, _ = _runner(tmp_path, amp_mask_constant_features=mask)
+    agent = _agent(runner)
+    agent.init_tensors()
+    agent.obs = agent.env_reset()
+    agent._init_train()
+    agent.set_eval()
+    agent_obs = torch.randn(64, AMP_OBS)
+    demo_row = agent._amp_obs_demo_buffer.sample(1)["amp_obs"]
+    seen = agent._preproc_amp_obs(agent_obs)
+    demo_seen = agent._preproc_amp_obs(demo_row)
+    printed = capsys.readouterr().out
+    if mask:
+        assert "1 of" in printed and "constant over every demonstration" in printed
+        assert torch.allclose(seen[:, 3], demo_seen[:, 3].expand(64))
+        assert not torch.allclose(seen[:, 4], seen[:1, 4].expand(64))  # other features untouched
+    else:
+        assert "constant over every demonstration" not in printed
+        assert seen[:, 3].std() > 0.1
