@@ -23,6 +23,7 @@ from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, AMP_KEY_BODY_NAMES, J
 from isaacgymenvs.physics import kinematics as kin
 from isaacgymenvs.physics.backend import BackendConfig, PhysicsBackend
 from isaacgymenvs.physics.mujoco_backend import MuJoCoBackend
+from isaacgymenvs.physics.mujoco_warp_backend import INSTALL_HINT, MuJoCoWarpBackend, warp_available
 from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError, HumanoidAMPConfig
 from isaacgymenvs.tasks.base.vec_task import VecTask
 from isaacgymenvs.utils.kernels import Kernel
@@ -204,6 +205,21 @@ def build_pd_action_offset_scale(
     return 0.5 * (high + low), 0.5 * (high - low)
 
 
+def select_backend(backend: str, sim_device: str) -> str:
+    """The backend to build: ``backend`` (``task.sim.backend``) itself, or for ``auto`` MuJoCo Warp when
+    ``sim_device`` is a CUDA device, CUDA is available and MuJoCo Warp is installed, else C MuJoCo.
+
+    Raises:
+        ConfigError: ``mujoco_warp`` asked for without MuJoCo Warp installed (says how to install it).
+    """
+    if backend == "auto":
+        on_cuda = torch.device(sim_device).type == "cuda" and torch.cuda.is_available()
+        return "mujoco_warp" if on_cuda and warp_available() else "mujoco"
+    if backend == "mujoco_warp" and not warp_available():
+        raise ConfigError(f"task.sim.backend=mujoco_warp needs MuJoCo Warp: {INSTALL_HINT}")
+    return backend
+
+
 def resolve_sim_device(sim_device: str) -> torch.device:
     """The device the MuJoCo backend simulates on: the CPU, whatever was asked (with a warning for CUDA)."""
     device = torch.device(sim_device)
@@ -239,7 +255,14 @@ class HumanoidAMPBase(VecTask):
     ) -> None:
         self.config = config
         self.joint_layout = joint_layout
-        device = resolve_sim_device(sim_device)
+        backend_name = select_backend(config.sim.backend, sim_device) if backend is None else ""
+        # MuJoCo Warp simulates where asked (its CPU device included); C MuJoCo always on the CPU.
+        if backend is not None:
+            device = backend.device
+        elif backend_name == "mujoco_warp":
+            device = torch.device(sim_device)
+        else:
+            device = resolve_sim_device(sim_device)
         body_names = list(joint_layout.skeleton.node_names)
         unknown = [name for name in config.contact_bodies if name not in body_names]
         if unknown:
@@ -247,7 +270,8 @@ class HumanoidAMPBase(VecTask):
         model_file = Path(config.asset_file)
         if not model_file.is_absolute():
             model_file = ASSET_ROOT / model_file
-        self.backend = backend or MuJoCoBackend(
+        backend_class = MuJoCoWarpBackend if backend_name == "mujoco_warp" else MuJoCoBackend
+        self.backend = backend or backend_class(
             BackendConfig(
                 model_file=str(model_file),
                 num_envs=config.num_envs,

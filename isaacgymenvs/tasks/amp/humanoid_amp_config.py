@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+# Physics backends a task config may name (auto: chosen from sim_device and what is installed).
+BACKENDS = ("auto", "mujoco", "mujoco_warp")
 # Most simulation threads (a thread per core is the useful most; far more cannot even be started).
 MAX_THREADS = 1024
 
@@ -41,8 +43,10 @@ class SimConfig:
     """Physics steps per ``simulate()`` call; the physics step is ``dt / substeps`` (0.0083 s)."""
     gravity: tuple[float, float, float] = (0.0, 0.0, -9.81)
     """m/s^2, z up."""
-    backend: str = "mujoco"
-    """Physics backend (``mujoco``: C MuJoCo on the CPU)."""
+    backend: str = "auto"
+    """Physics backend: ``mujoco`` (C MuJoCo on the CPU), ``mujoco_warp`` (MuJoCo Warp on ``sim_device``, the
+    ``gpu`` extra), or ``auto``: ``mujoco_warp`` when ``sim_device`` is CUDA and MuJoCo Warp is installed, else
+    ``mujoco`` [``task.sim.backend``, or the older ``task.sim.mujoco.backend``]."""
     num_threads: int = 0
     """CPU threads stepping the environments (0: every core available to the process)."""
     compile_kernels: bool = False
@@ -160,7 +164,8 @@ class HumanoidAMPConfig:
                 dt=sim.get("dt", float, 0.0166),
                 substeps=sim.get("substeps", int, 2),
                 gravity=tuple(float(g) for g in gravity),
-                backend=mujoco.get("backend", str, "mujoco"),
+                # task.sim.backend; the older task.sim.mujoco.backend still counts when the new key is left at auto.
+                backend=_backend_choice(sim.get("backend", str, "auto"), mujoco.get("backend", str, None)),
                 num_threads=mujoco.get("num_threads", int, 0),
                 compile_kernels=mujoco.get("compile_kernels", bool, False),
                 actuator_force_limits=mujoco.get("actuator_force_limits", bool, True),
@@ -197,9 +202,9 @@ class HumanoidAMPConfig:
                 self.sim.num_threads,
             ),
             (
-                self.sim.backend == "mujoco",
-                "task.sim.mujoco.backend",
-                "'mujoco' (the only backend so far)",
+                self.sim.backend in BACKENDS,
+                "task.sim.backend",
+                " or ".join(repr(name) for name in BACKENDS),
                 self.sim.backend,
             ),
             (self.ground_friction >= 0, "task.env.plane.staticFriction", "a number >= 0", self.ground_friction),
@@ -219,6 +224,11 @@ class HumanoidAMPConfig:
         for ok, key, expected, value in checks:
             if not ok:
                 raise ConfigError(f"{key} must be {expected}, got {value!r}")
+
+
+def _backend_choice(backend: str, legacy: str | None) -> str:
+    """``task.sim.backend``, unless it is ``auto`` and the older ``task.sim.mujoco.backend`` names one."""
+    return legacy if backend == "auto" and legacy is not None else backend
 
 
 class _Section:
