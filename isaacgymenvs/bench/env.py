@@ -1,18 +1,24 @@
 """Environment throughput: the HumanoidAMP task against raw MuJoCo (the physical limit) and pybullet's DeepMimic
 humanoid environment (a peer), with random actions, measured in the same run.
 
+* raw MuJoCo: ``mujoco.batch`` stepping the same model, 4 physics steps per environment step, with uniform random
+  servo targets and a bare reset when the pelvis drops below 0.5 m -- nothing else.
 * task: ``HumanoidAMP.step`` with uniform random actions in [-1, 1] and ``reset_done`` every step, as a learner drives
-  it (observations, AMP history, resets from the motion library, contact forces, unstable-state checks); once with the
-  default eager tensor maths and once with ``compile_kernels`` (torch.compile, timed after compiling).
-* raw MuJoCo: ``mujoco.batch`` stepping the same model, 4 physics steps per environment step, on the same threads,
-  with uniform random servo targets and a bare reset when the pelvis drops below 0.5 m -- nothing else.
+  it (observations, AMP history, resets from the motion library, contact forces, unstable-state checks), with the
+  default eager tensor maths; ``--compiled`` adds a column with ``compile_kernels`` (torch.compile, timed after
+  compiling). On a machine with CUDA, a column for the same task delivering its observations on CUDA
+  (``rl_device=cuda``), as training on a GPU does.
+* each pair is measured side by side for each thread count of ``--threads`` (MuJoCo's threads and torch's; default
+  1, 2 and every core).
 * pybullet peer: ``PyBulletDeepMimicEnv`` (the environment behind ``HumanoidDeepMimicWalkBulletEnv``), one
   environment in this process, 8 physics steps of 1/240 s per environment step, random actions.
+* ``--profile``: where the time of one control step goes (:mod:`isaacgymenvs.bench.env_profile`).
 
 Each figure is the median of three alternating timed blocks. Memory per environment is measured in a fresh process
 for each N (resident memory after building the task and stepping it, minus the same process before).
 
-    python -m isaacgymenvs.bench env [--envs 64 256 1024 4096] [--seconds 3] [--no-peer]
+    python -m isaacgymenvs.bench env [--envs 64 256 1024 4096] [--threads 1 2 0] [--seconds 3] [--quick]
+        [--compiled] [--no-cuda] [--no-peer] [--no-memory] [--profile]
 """
 
 from __future__ import annotations
@@ -37,10 +43,11 @@ MOTION = "humanoid3d_run"
 FALL_HEIGHT = 0.5  # m
 
 
-def _task(num_envs: int, compile_kernels: bool = False) -> HumanoidAMP:
+def _task(num_envs: int, compile_kernels: bool = False, threads: int = 0, rl_device: str = "cpu") -> HumanoidAMP:
+    mujoco_options = {"compile_kernels": compile_kernels, "num_threads": threads}
     return HumanoidAMP(
-        {"env": {"numEnvs": num_envs, "motion_file": MOTION}, "sim": {"mujoco": {"compile_kernels": compile_kernels}}},
-        rl_device="cpu",
+        {"env": {"numEnvs": num_envs, "motion_file": MOTION}, "sim": {"mujoco": mujoco_options}},
+        rl_device=rl_device,
         sim_device="cpu",
     )
 
@@ -54,48 +61,62 @@ def _steps_per_second(step: callable, num_envs: int, seconds: float) -> float:
     return steps * num_envs / (time.perf_counter() - start)
 
 
-def measure(num_envs: int, seconds: float) -> dict[str, float]:
-    """Median environment-steps/s at ``num_envs``: the task (eager and with compiled kernels) and raw MuJoCo."""
-    tasks = {"eager": _task(num_envs), "compiled": _task(num_envs, compile_kernels=True)}
-    generator = torch.Generator().manual_seed(0)
+def measure(num_envs: int, seconds: float, threads: int, compiled: bool = False, cuda: bool = False) -> dict:
+    """Median environment-steps/s at ``num_envs`` on ``threads`` threads (MuJoCo's and torch's): raw MuJoCo and the
+    task (eager; with compiled kernels when ``compiled``; delivering on CUDA when ``cuda``)."""
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        tasks = {"eager": _task(num_envs, threads=threads)}
+        if compiled:
+            tasks["compiled"] = _task(num_envs, compile_kernels=True, threads=threads)
+        if cuda:
+            tasks["cuda"] = _task(num_envs, threads=threads, rl_device="cuda")
+        generator = torch.Generator().manual_seed(0)
 
-    def stepper(task: HumanoidAMP) -> callable:
-        def task_step() -> None:
-            task.reset_done()
-            task.step(torch.rand(num_envs, task.num_actions, generator=generator) * 2 - 1)
+        def stepper(task: HumanoidAMP) -> callable:
+            def task_step() -> None:
+                task.reset_done()
+                actions = torch.rand(num_envs, task.num_actions, generator=generator) * 2 - 1
+                task.step(actions.to(task.rl_device))
+                if task.rl_device.type == "cuda":
+                    torch.cuda.synchronize()
 
-        for _ in range(3):  # compile (when asked) and settle before timing
-            task_step()
-        return task_step
+            for _ in range(3):  # compile (when asked) and settle before timing
+                task_step()
+            return task_step
 
-    task_steps = {name: stepper(task) for name, task in tasks.items()}
-    model = tasks["eager"].backend.model
-    threads = tasks["eager"].backend.num_threads
-    batch = Batch(model, num_envs, nthread=threads)
-    qpos, ctrl = batch.bind("qpos"), batch.bind("ctrl")
-    low, high = model.actuator_ctrlrange[:, 0], model.actuator_ctrlrange[:, 1]
-    rng = np.random.default_rng(0)
-    substeps = tasks["eager"].config.physics_steps_per_action
+        task_steps = {name: stepper(task) for name, task in tasks.items()}
+        model = tasks["eager"].backend.model
+        batch = Batch(model, num_envs, nthread=tasks["eager"].backend.num_threads)
+        qpos, ctrl = batch.bind("qpos"), batch.bind("ctrl")
+        low, high = model.actuator_ctrlrange[:, 0], model.actuator_ctrlrange[:, 1]
+        rng = np.random.default_rng(0)
+        substeps = tasks["eager"].config.physics_steps_per_action
 
-    def raw_step() -> None:
-        ctrl[:] = rng.uniform(low, high, (num_envs, model.nu))
-        batch.step(nstep=substeps)
-        fallen = np.flatnonzero(qpos[:, 2] < FALL_HEIGHT)
-        if fallen.size:
-            batch.reset(fallen)
+        def raw_step() -> None:
+            ctrl[:] = rng.uniform(low, high, (num_envs, model.nu))
+            batch.step(nstep=substeps)
+            fallen = np.flatnonzero(qpos[:, 2] < FALL_HEIGHT)
+            if fallen.size:
+                batch.reset(fallen)
 
-    rates: dict[str, list[float]] = {"eager": [], "compiled": [], "raw": []}
-    for _ in range(3):
-        for name, step in (*task_steps.items(), ("raw", raw_step)):
-            rates[name].append(_steps_per_second(step, num_envs, seconds))
-    result = {name: statistics.median(values) for name, values in rates.items()}
-    return {
-        "num_envs": num_envs,
-        "threads": threads,
-        **result,
-        "eager_ratio": result["eager"] / result["raw"],
-        "compiled_ratio": result["compiled"] / result["raw"],
-    }
+        rates: dict[str, list[float]] = {name: [] for name in ("raw", *task_steps)}
+        for _ in range(3):
+            for name, step in (("raw", raw_step), *task_steps.items()):
+                rates[name].append(_steps_per_second(step, num_envs, seconds))
+        result = {name: statistics.median(values) for name, values in rates.items()}
+        for task in tasks.values():
+            task.close()
+    finally:
+        torch.set_num_threads(torch_threads)
+    return {"num_envs": num_envs, "threads": threads, **result}
+
+
+def thread_counts(asked: list[int]) -> list[int]:
+    """The distinct thread counts of ``asked`` (0: every core), in order."""
+    counts = [count if count > 0 else available_cores() for count in asked]
+    return list(dict.fromkeys(counts))
 
 
 def _resident_kb() -> int:
@@ -176,29 +197,43 @@ def measure_peer(seconds: float) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m isaacgymenvs.bench env", description=__doc__.splitlines()[0])
-    parser.add_argument("--envs", type=int, nargs="+", default=[64, 256, 1024, 4096])
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of each timed block")
+    parser.add_argument("--envs", type=int, nargs="+", default=None, help="environment counts (64 256 1024 4096)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2, 0], help="thread counts; 0: every core")
+    parser.add_argument("--seconds", type=float, default=None, help="length of each timed block (3)")
+    parser.add_argument("--quick", action="store_true", help="N = 1024 and 4096, 1 s blocks, no memory, no peer")
+    parser.add_argument("--compiled", action="store_true", help="also the task with compile_kernels")
+    parser.add_argument("--no-cuda", action="store_true", help="skip the CUDA-delivery column on a GPU machine")
     parser.add_argument("--no-peer", action="store_true", help="skip the pybullet peer")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
+    parser.add_argument("--profile", action="store_true", help="profile one control step instead (see env_profile)")
     args = parser.parse_args(argv)
+    if any(count < 0 for count in args.threads) or any(count <= 0 for count in args.envs or [1]):
+        parser.error("--envs must be positive and --threads >= 0 (0: every core)")
+    envs = args.envs or ([1024, 4096] if args.quick else [64, 256, 1024, 4096])
+    seconds = args.seconds or (1.0 if args.quick else 3.0)
+    if args.profile:
+        from isaacgymenvs.bench.env_profile import print_profiles
+
+        print_profiles(envs, thread_counts(args.threads))
+        return
+    cuda = torch.cuda.is_available() and not args.no_cuda
     print(machine_description())
     print(
         f"MuJoCo {mujoco.__version__}, {available_cores()} cores; motion {MOTION}; random actions; "
-        f"env-steps/s = median of 3 blocks of {args.seconds:g} s"
+        f"env-steps/s = median of 3 blocks of {seconds:g} s; threads = MuJoCo's and torch's"
     )
-    print(
-        f"{'N':>6} {'threads':>7} {'raw MuJoCo':>11} {'task eager':>11} {'/raw':>5} {'task compiled':>14} "
-        f"{'/raw':>5} {'memory/env':>11}"
-    )
-    for num_envs in args.envs:
-        row = measure(num_envs, args.seconds)
-        memory = "" if args.no_memory else f"{memory_per_env_kb(num_envs):>8.1f} KB"
-        print(
-            f"{num_envs:>6} {row['threads']:>7} {row['raw']:>11.0f} {row['eager']:>11.0f} {row['eager_ratio']:>5.0%} "
-            f"{row['compiled']:>14.0f} {row['compiled_ratio']:>5.0%} {memory:>11}",
-            flush=True,
-        )
-    if not args.no_peer:
-        print(
-            f"pybullet DeepMimic humanoid (1 env, 8 x 1/240 s per step): {measure_peer(args.seconds):.0f} env-steps/s"
-        )
+    columns = ["task eager", *(["task compiled"] if args.compiled else []), *(["task cuda"] if cuda else [])]
+    header = f"{'N':>6} {'threads':>7} {'raw MuJoCo':>11}" + "".join(f" {name:>14} {'/raw':>5}" for name in columns)
+    print(header + ("" if args.no_memory or args.quick else f" {'memory/env':>11}"), flush=True)
+    for num_envs in envs:
+        for threads in thread_counts(args.threads):
+            row = measure(num_envs, seconds, threads, compiled=args.compiled, cuda=cuda)
+            line = f"{num_envs:>6} {threads:>7} {row['raw']:>11.0f}"
+            for name in ("eager", "compiled", "cuda"):
+                if name in row:
+                    line += f" {row[name]:>14.0f} {row[name] / row['raw']:>5.0%}"
+            print(line, flush=True)
+        if not (args.no_memory or args.quick):
+            print(f"{'':>6} memory per environment: {memory_per_env_kb(num_envs):.1f} KB", flush=True)
+    if not (args.no_peer or args.quick):
+        print(f"pybullet DeepMimic humanoid (1 env, 8 x 1/240 s per step): {measure_peer(seconds):.0f} env-steps/s")
