@@ -40,5 +40,7 @@ setup(
         "test": ["pytest>=8", "ruff>=0.6"],
         # A second AMP learner on the same task (isaacgymenvs/learning/skrl_amp.py, examples/train_skrl_amp.py).
         "skrl": ["skrl==2.1.1"],
+        # The MuJoCo Warp physics backend (task.sim.backend=mujoco_warp; GPU, also runs slowly on Warp's CPU device).
+        "gpu": ["mujoco-warp>=4.0", "warp-lang>=1.19"],
     },
 )
