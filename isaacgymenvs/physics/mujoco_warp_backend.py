@@ -126,7 +126,11 @@ class MuJoCoWarpBackend(PhysicsBackend):
 
     def _build_engine(self, nconmax: int, njmax: int) -> None:
         wp, mjw = self._wp, self._mjw
-        wp.config.quiet = True
+        # Warp's per-module compile and load messages (a hundred lines on first use) only at debug level.
+        if hasattr(wp, "LOG_WARNING"):
+            wp.config.log_level = wp.LOG_WARNING
+        else:  # older Warp
+            wp.config.quiet = True
         self._wp_device = wp.get_device("cpu" if self.device.type == "cpu" else f"cuda:{self.device.index}")
         data = mujoco.MjData(self.model)
         mujoco.mj_forward(self.model, data)
@@ -138,6 +142,9 @@ class MuJoCoWarpBackend(PhysicsBackend):
         self._use_graphs = self._wp_device.is_cuda
         if self._use_graphs:
             # One stream for torch and Warp: torch's work on this device is issued on Warp's stream from now on.
+            # (Once, when built: the uploads and any earlier torch work finish before the streams change.)
+            wp.synchronize_device(self._wp_device)
+            torch.cuda.synchronize(self.device)
             stream = wp.get_stream(self._wp_device)
             torch.cuda.set_stream(torch.cuda.ExternalStream(stream.cuda_stream, device=self.device))
         view = wp.to_torch
