@@ -237,7 +237,7 @@ class HumanoidAMPBase(VecTask):
     Args:
         config: the typed task configuration.
         rl_device: where the learner's tensors live.
-        sim_device: requested simulation device (the MuJoCo backend runs on the CPU).
+        sim_device: requested simulation device (C MuJoCo runs on the CPU whatever is asked; MuJoCo Warp runs on it).
         headless: no viewer window (the MuJoCo backend has none; video capture renders offscreen).
         joint_layout: the character's bodies and DOFs.
         backend: a ready backend (tests); built from the config when None.
