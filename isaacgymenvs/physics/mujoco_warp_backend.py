@@ -25,6 +25,8 @@ their contact forces read zero until they are stepped, as in the C backend. Cont
 Buffers: ``nconmax`` contacts per world on average and ``njmax`` constraint rows per world at most. The defaults were
 measured on this humanoid with random actions, falls and bodies lying tangled (docs/simulation.md); a world that
 still overflows is reported unstable and reset, never silently wrong.
+
+``BackendConfig.num_threads`` and ``compile_kernels`` do not apply (Warp parallelises over worlds itself).
 """
 
 from __future__ import annotations
