@@ -40,6 +40,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
         "AMP features constant in the clip (DeepMimic's frozen neck) masked for the discriminator",
         ["train.params.config.amp_mask_constant_features=True"],
     ),
+    "uncapped_horizon_16": (
+        "uncapped servos and 16-step rollouts together",
+        ["task.sim.mujoco.actuator_force_limits=False", "train.params.config.horizon_length=16"],
+    ),
     "sigma_0.1": (
         "policy noise sigma 0.1 instead of 0.055 (fixed log-std -2.3 instead of -2.9)",
         ["train.params.network.space.continuous.sigma_init.val=-2.3"],
