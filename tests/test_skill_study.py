@@ -37,11 +37,13 @@ def test_compare_reads_each_variant_at_the_same_sample_counts(tmp_path: Path) ->
     lines = compare(tmp_path, ["baseline", "uncapped", "lr_2e-4"])  # lr_2e-4 has not run: no row
     assert len(lines) == 4
     baseline, uncapped = (line.split(" | ") for line in lines[2:])
-    # @1 M: the 1 M evaluation; @2 M: 2.1 M is past 2 M (+2 %), so still the 1 M one; @4 M: the run ended at 2.1 M
-    assert baseline[2:5] == ["10.0", "10.0", ""]
+    # Columns at 0.5, 1, 1.5 and 2 M (none past the longest run, 2.1 M). @2 M: 2.1 M is past 2 M (+2 %), so still
+    # the 1 M evaluation; uncapped has no evaluation at or before 0.5 M.
+    assert lines[0].count("ep. length @") == 4
+    assert baseline[2:6] == ["8.0", "10.0", "10.0", "10.0"]
     assert baseline[-2:] == ["not reached", "not reached |"]
-    assert uncapped[2:4] == ["20.0", "300.0"] and uncapped[-2] == "2.0 M / 4 min"
-    assert uncapped[9] == "500,000"  # samples per training minute, from the last row: 2 M in 4 minutes
+    assert uncapped[2:6] == ["", "20.0", "20.0", "300.0"] and uncapped[-2] == "2.0 M / 4 min"
+    assert uncapped[8] == "500,000"  # samples per training minute, from the last row: 2 M in 4 minutes
     assert (tmp_path / "compare.png").is_file()
 
 

@@ -51,7 +51,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "cmu_run": ("the original's CMU run clip (reference data)", [f"task.env.motion_file={REFERENCE_RUN_CLIP}"]),
 }
 # Episode length and fall rate are compared at these sample counts (the closest evaluation at or before each).
-CHECKPOINTS_M = (1.0, 2.0, 4.0, 8.0, 16.0)
+CHECKPOINTS_M = (0.5, 1.0, 1.5, 2.0, 2.5, 4.0, 8.0, 16.0)
 
 
 def run_variant(name: str, samples: int, out: Path, seed: int, extra: list[str]) -> None:
@@ -114,13 +114,15 @@ def _first(rows: list[dict[str, float]], key: str) -> str:
 def compare(out: Path, names: list[str]) -> list[str]:
     """The comparison table (markdown lines) of the variants that have a ``skill.csv``; also ``compare.png``."""
     runs = {name: read_rows(out / name / "skill.csv") for name in names if (out / name / "skill.csv").is_file()}
+    reach = max((rows[-1]["samples"] for rows in runs.values() if rows), default=0.0)
+    checkpoints = [m for m in CHECKPOINTS_M if m * 1e6 <= 1.05 * reach]  # no columns past the longest run
     header = ["variant", "what differs"]
-    header += [f"ep. length @{m:g} M" for m in CHECKPOINTS_M] + ["best ep. length", "fall rate (last)", "samples/min"]
+    header += [f"ep. length @{m:g} M" for m in checkpoints] + ["best ep. length", "fall rate (last)", "samples/min"]
     header += ["stands", "imitates"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, rows in runs.items():
         last = rows[-1]
-        lengths = [_at(rows, m * 1e6, "mean_episode_length") for m in CHECKPOINTS_M]
+        lengths = [_at(rows, m * 1e6, "mean_episode_length") for m in checkpoints]
         rate = last["samples"] / last["train_minutes"] if last["train_minutes"] > 0 else math.nan
         cells = [name, VARIANTS[name][0], *(f"{v:.1f}" if math.isfinite(v) else "" for v in lengths)]
         cells += [f"{max(row['mean_episode_length'] for row in rows):.1f}", f"{last['fall_rate']:.2f}", f"{rate:,.0f}"]
