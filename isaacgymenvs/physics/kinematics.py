@@ -163,9 +163,18 @@ class BodyTree:
                 quats = [_elementary_quat(axes[i], bool(sines[i])) for i in range(3)]
                 coefficients[position, :, corner] = _quat_mul_np(quats[0], _quat_mul_np(quats[1], quats[2]))
         self._angle_index = torch.tensor(slots.reshape(-1), dtype=torch.long, device=device)
-        self._coefficients = torch.tensor(coefficients, dtype=torch.float32, device=device)
-        self._offsets = torch.tensor(np.asarray(offsets)[order].T.copy(), dtype=torch.float64, device=device)  # [3,B]
+        self._coefficients = torch.tensor(coefficients, dtype=torch.float64, device=device)  # [B-1, 4, 8]
+        self._offsets = torch.tensor(np.asarray(offsets)[order].T.copy(), dtype=torch.float64, device=device)  # [3, B]
+        self._by_dtype = {
+            dtype: (self._coefficients.to(dtype), self._offsets.to(dtype)) for dtype in (torch.float32, torch.float64)
+        }
         self.num_dofs = num_dofs
+
+    def _constants(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """The coefficients and offsets in ``dtype`` (float32 and float64 converted once, not every step)."""
+        if dtype in self._by_dtype:
+            return self._by_dtype[dtype]
+        return self._coefficients.to(dtype), self._offsets.to(dtype)
 
     def local_quats(self, root_rot: torch.Tensor, hinge_pos: torch.Tensor) -> torch.Tensor:
         """Local rotations ``[4, B, n]`` in internal order (the root's: ``root_rot`` ``[4, n]``) from hinge angles
@@ -176,7 +185,7 @@ class BodyTree:
         cos, sin = torch.cos(half), torch.sin(half)
         first = torch.stack([cos[0] * cos[1], cos[0] * sin[1], sin[0] * cos[1], sin[0] * sin[1]])  # [4, B-1, n]
         corners = torch.stack([first * cos[2], first * sin[2]], dim=1).view(8, self.num_bodies - 1, n)
-        coefficients = self._coefficients.to(hinge_pos.dtype)
+        coefficients = self._constants(hinge_pos.dtype)[0]
         joints = torch.bmm(coefficients, corners.transpose(0, 1))  # [B-1, 4, n]
         return torch.cat([root_rot.unsqueeze(1), joints.transpose(0, 1)], dim=1)
 
@@ -186,7 +195,7 @@ class BodyTree:
         """World rotation matrices ``[3, 3, B, n]`` and origins ``[3, B, n]`` (internal order) from local rotations
         ``[4, B, n]`` (:meth:`local_quats`) and the root origin ``[3, n]``."""
         local = quat_to_matrix_planes(local_quats)
-        offsets = self._offsets.to(local.dtype)
+        offsets = self._constants(local.dtype)[1]
         world = torch.empty_like(local)
         positions = local.new_empty((3, self.num_bodies, local.shape[-1]))
         world[:, :, 0] = local[:, :, 0]

@@ -345,32 +345,37 @@ class MuJoCoBackend(PhysicsBackend):
     def set_state(
         self, env_ids: torch.Tensor, root_states: torch.Tensor, dof_pos: torch.Tensor, dof_vel: torch.Tensor
     ) -> None:
-        ids = env_ids.detach().cpu().numpy().astype(np.int64)
-        if ids.size == 0:
+        rows = env_ids.detach().to("cpu", torch.long)
+        if rows.numel() == 0:
             return
+        ids = rows.numpy()
         hinge_pos = self._target_kernel(dof_pos.to(self.device), None)
         hinge_vel = self.joint_map.dof_vel_to_hinges(hinge_pos, dof_vel.to(self.device))
-        root_rot = rot.quat_normalize(root_states[:, 3:7].to(self.device))
-        root_ang_vel_body = rot.quat_rotate_inverse(root_rot, root_states[:, 10:13].to(self.device))
+        root_states = root_states.to(self.device)
+        root_rot = rot.quat_normalize(root_states[:, 3:7])
+        root_ang_vel_body = rot.quat_rotate_inverse(root_rot, root_states[:, 10:13])
         # A state row is time, qpos, qvel, the solver's warm start and the controls (the model has no activations,
         # mocap bodies or plugins): writing all of them is a complete reset, without a call into the engine.
         self._time[ids] = START_TIME
         self._qacc_warmstart[ids] = 0.0
         self._contacts_valid[ids] = False
-        qpos = self._qpos[ids]
-        qvel = self._qvel[ids]
-        qpos[:, self._root_qpos : self._root_qpos + 3] = root_states[:, 0:3].cpu().double().numpy()
-        qpos[:, self._root_qpos + 3 : self._root_qpos + 7] = rot.quat_xyzw_to_wxyz(root_rot).cpu().double().numpy()
-        qpos[:, self._dof_qpos] = hinge_pos.cpu().double().numpy()
-        qvel[:, self._root_qvel : self._root_qvel + 3] = root_states[:, 7:10].cpu().double().numpy()
-        qvel[:, self._root_qvel + 3 : self._root_qvel + 6] = root_ang_vel_body.cpu().double().numpy()
-        qvel[:, self._dof_qvel] = hinge_vel.cpu().double().numpy()
-        self._qpos[ids] = qpos
-        self._qvel[ids] = qvel
+        # Whole rows are gathered, filled and written back through the torch views (float32 -> float64 on the way).
+        q, v, double = self._root_qpos, self._root_qvel, torch.float64
+        qpos = self._qpos_view.index_select(0, rows)
+        qpos[:, q : q + 3] = root_states[:, 0:3].to(double)
+        qpos[:, q + 3 : q + 7] = rot.quat_xyzw_to_wxyz(root_rot).to(double)
+        qpos[:, self._dof_qpos_tensor] = hinge_pos.to(double)
+        self._qpos_view.index_copy_(0, rows, qpos)
+        qvel = self._qvel_view.index_select(0, rows)
+        qvel[:, v : v + 3] = root_states[:, 7:10].to(double)
+        qvel[:, v + 3 : v + 6] = root_ang_vel_body.to(double)
+        qvel[:, self._dof_qvel_tensor] = hinge_vel.to(double)
+        self._qvel_view.index_copy_(0, rows, qvel)
         # PD: hold the new pose until the next action arrives. Torque mode: no torque.
-        self._ctrl[ids] = 0.0
+        controls = torch.zeros((len(ids), self.model.nu), dtype=double)
         if self._pd_control:
-            self._ctrl[np.ix_(ids, self._actuator_ids)] = hinge_pos.cpu().double().numpy()
+            controls[:, self._actuator_ids_tensor] = hinge_pos.to(double)
+        self._ctrl_view.index_copy_(0, rows, controls)
 
     def engine_qpos(self, env_id: int) -> np.ndarray:
         """MuJoCo's ``qpos`` ``[nq]`` of one environment (for renderers working on the same model file)."""
