@@ -59,3 +59,16 @@ def test_original_learner_resolves_to_the_original_numbers(extra: list[str]) -> 
 def test_original_learner_keeps_command_line_overrides() -> None:
     cfg = compose_config(["task=HumanoidAMP", "train=HumanoidAMPPPOOriginal", "train.params.config.mini_epochs=3"])
     assert cfg.train.params.config.mini_epochs == 3
+
+
+def test_original_physics_is_one_override_away() -> None:
+    """Our default servos are uncapped (docs/time_to_skill.md); the spec's reading of the original caps them at the
+    motor gear, ``task.sim.mujoco.actuator_force_limits=True``, as the task config resolves it."""
+    from isaacgymenvs.tasks.amp.humanoid_amp_config import HumanoidAMPConfig
+
+    default = compose_config(["task=HumanoidAMP"])
+    original = compose_config(["task=HumanoidAMP", "task.sim.mujoco.actuator_force_limits=True"])
+    as_dict = OmegaConf.to_container  # the task reads its config as a plain dict
+    assert HumanoidAMPConfig.from_cfg(as_dict(default.task, resolve=True)).sim.actuator_force_limits is False
+    assert HumanoidAMPConfig.from_cfg(as_dict(original.task, resolve=True)).sim.actuator_force_limits is True
+    assert default.train.params.config.horizon_length == 16

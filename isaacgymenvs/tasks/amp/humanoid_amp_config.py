@@ -51,9 +51,10 @@ class SimConfig:
     """CPU threads stepping the environments (0: every core available to the process)."""
     compile_kernels: bool = False
     """Compile the per-step tensor maths with torch.compile (faster steps, a slow first step; see docs)."""
-    actuator_force_limits: bool = True
-    """Cap each PD servo's torque at its motor gear (the MJCF's ``forcerange``); False: uncapped. Whether Isaac Gym
-    caps its PD drives so is uncertain (spec 3.2); the time-to-skill study measures both (docs/time_to_skill.md)."""
+    actuator_force_limits: bool = False
+    """Cap each PD servo's torque at its motor gear (the MJCF's ``forcerange``), the spec's reading of the original;
+    False (the default): uncapped. Whether Isaac Gym caps its PD drives so is uncertain (spec 3.2); uncapped servos
+    learn much faster (docs/time_to_skill.md)."""
     self_collisions: bool = True
     """The character's bodies collide with each other (as in the original, whose self-contacts also count as falls);
     False: they collide with the ground only."""
@@ -168,7 +169,7 @@ class HumanoidAMPConfig:
                 backend=_backend_choice(sim.get("backend", str, "auto"), mujoco.get("backend", str, None)),
                 num_threads=mujoco.get("num_threads", int, 0),
                 compile_kernels=mujoco.get("compile_kernels", bool, False),
-                actuator_force_limits=mujoco.get("actuator_force_limits", bool, True),
+                actuator_force_limits=mujoco.get("actuator_force_limits", bool, False),
                 self_collisions=mujoco.get("self_collisions", bool, True),
             ),
         )
