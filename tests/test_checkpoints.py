@@ -115,7 +115,7 @@ def test_default_sizes_with_8_envs_then_ctrl_c_then_resume(tmp_path: Path) -> No
             assert time.monotonic() < deadline, "".join(lines)
         _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
-    assert any(line.startswith("note: minibatch_size 4096 -> 256") for line in lines), "".join(lines)
+    assert any(line.startswith("note: minibatch_size 4096 -> 128") for line in lines), "".join(lines)
     last = Path("runs") / "eight" / "nn" / "eight_last.pth"
     stop_line = err.strip().splitlines()[-1]
     assert stop_line.startswith("stopped by SIGINT at epoch ") and f"checkpoint={last}" in stop_line, err
