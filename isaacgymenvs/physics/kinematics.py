@@ -112,6 +112,16 @@ def quat_to_tan_norm_planes(q: torch.Tensor) -> torch.Tensor:
     )  # fmt: skip
 
 
+def body_velocities_from_cvel(
+    cvel: torch.Tensor, body_pos: torch.Tensor, subtree_com: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Angular and linear velocities ``[N, B, 3]`` of each body's origin from MuJoCo's ``cvel`` ``[N, B, 6]``
+    ([angular, linear] at the tree's centre of mass ``subtree_com`` ``[N, 1, 3]``), bodies at ``body_pos``
+    ``[N, B, 3]``; world frame. Shared by the C and the Warp backends."""
+    angular = cvel[..., 0:3]
+    return angular, cvel[..., 3:6] + torch.linalg.cross(angular, body_pos - subtree_com, dim=-1)
+
+
 def _elementary_quat(axis: np.ndarray, sine: bool) -> np.ndarray:
     """(x, y, z, w) of the rotation about ``axis`` by angle t: ``cos(t/2)`` part (identity) or ``sin(t/2)`` part."""
     return np.array([*axis, 0.0]) if sine else np.array([0.0, 0.0, 0.0, 1.0])

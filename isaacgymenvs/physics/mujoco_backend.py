@@ -338,8 +338,9 @@ class MuJoCoBackend(PhysicsBackend):
         cvel = torch.from_numpy(cvel_field[:, body_ids].astype(np.float32)).to(self.device)
         com = torch.from_numpy(com_field[:, body_ids[:1]].astype(np.float32)).to(self.device)
         # cvel is [angular, linear] at the tree's centre of mass; move the linear part to each body's origin.
-        self._rigid_body_ang_vel[:] = cvel[..., 0:3]
-        self._rigid_body_vel[:] = cvel[..., 3:6] + torch.linalg.cross(cvel[..., 0:3], self.rigid_body_pos - com, dim=-1)
+        angular, linear = kin.body_velocities_from_cvel(cvel, self.rigid_body_pos, com)
+        self._rigid_body_ang_vel[:] = angular
+        self._rigid_body_vel[:] = linear
         self._body_vel_stale = False
 
     def set_state(

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, JointLayout
+from isaacgymenvs.physics import kinematics as kin
 from isaacgymenvs.physics.backend import BackendConfig, PhysicsBackend
 from isaacgymenvs.physics.joint_mapping import HingeJointMap
 from isaacgymenvs.physics.mujoco_backend import START_TIME, ModelError, _compile_model, _motor_efforts
@@ -278,8 +279,9 @@ class MuJoCoWarpBackend(PhysicsBackend):
         cvel = self._wp.to_torch(self._d.cvel)[:, self._body_ids]
         com = self._wp.to_torch(self._d.subtree_com)[:, self._body_ids[:1]]
         # cvel is [angular, linear] at the tree's centre of mass; move the linear part to each body's origin.
-        self._rigid_body_ang_vel[:] = cvel[..., 0:3]
-        self._rigid_body_vel[:] = cvel[..., 3:6] + torch.linalg.cross(cvel[..., 0:3], self.rigid_body_pos - com, dim=-1)
+        angular, linear = kin.body_velocities_from_cvel(cvel, self.rigid_body_pos, com)
+        self._rigid_body_ang_vel[:] = angular
+        self._rigid_body_vel[:] = linear
         self._body_vel_stale = False
 
     def set_state(
