@@ -99,10 +99,11 @@ class AMPAgent(CommonAgent):
         for _ in range(batches):
             demo = self._fetch_amp_obs_demo(self.amp.amp_batch_size)
             self._amp_obs_demo_buffer.store({"amp_obs": demo})
-            low = demo.amin(0) if low is None else torch.minimum(low, demo.amin(0))
-            high = demo.amax(0) if high is None else torch.maximum(high, demo.amax(0))
+            if self.amp.amp_mask_constant_features:  # the range is only needed to find constant features
+                low = demo.amin(0) if low is None else torch.minimum(low, demo.amin(0))
+                high = demo.amax(0) if high is None else torch.maximum(high, demo.amax(0))
             self._maybe_print_progress("filling the demonstration buffer")
-        if self.amp.amp_mask_constant_features and low is not None and high is not None:
+        if low is not None and high is not None:
             self._set_constant_features(low, high)
 
     def _set_constant_features(self, low: torch.Tensor, high: torch.Tensor) -> None:
