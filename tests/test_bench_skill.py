@@ -139,6 +139,37 @@ def test_csv_rows_and_plot(tmp_path: Path) -> None:
     assert "stride n/a (clip 1.22)" in line and "stands no" in line
 
 
+class _FakeEvaluation:
+    """Scores a policy with the next of ``fall_rates`` (the rest of an imitating walk evaluation)."""
+
+    def __init__(self, fall_rates: list[float]) -> None:
+        self.fall_rates, self.clip = iter(fall_rates), {"forward_speed_mps": 0.97, "stride_length_m": 1.22}
+
+    def __call__(self, policy: object) -> dict[str, float]:
+        metrics = {key: value for key, value in _row(0).items() if key not in ("epoch", "samples", "train_minutes")}
+        return {**metrics, "episodes": 4, "fall_rate": next(self.fall_rates)}
+
+
+@pytest.mark.parametrize(("until", "last_epoch"), [(None, -1), ("stands", 4), ("imitates", 4)])
+def test_until_ends_training_at_the_first_evaluation_that_meets_it(
+    tmp_path: Path, until: str | None, last_epoch: int
+) -> None:
+    from types import SimpleNamespace
+
+    from isaacgymenvs.bench.skill_observer import SkillObserver
+
+    observer = SkillObserver(_FakeEvaluation([1.0, 0.0]), 2, tmp_path / "skill.csv", minutes=60.0, until=until)
+    agent = SimpleNamespace(frame=0, max_epochs=-1, max_frames=-1, model=torch.nn.Linear(1, 1), writer=None)
+    observer.after_init(agent)
+    for epoch in range(1, 5):  # evaluations after epochs 2 (falls) and 4 (stands and imitates)
+        agent.frame = 128 * epoch
+        observer.after_print_stats(agent.frame, epoch, 1.0 * epoch)
+    assert [row["stands"] for row in observer.rows] == [0, 1]
+    assert agent.max_epochs == last_epoch
+    with pytest.raises(ValueError, match="stands"):
+        SkillObserver(_FakeEvaluation([]), 2, tmp_path / "other.csv", minutes=1.0, until="walks")
+
+
 @pytest.mark.sim
 def test_an_evaluation_leaves_training_state_alone() -> None:
     from isaacgymenvs.bench.skill_observer import PolicyEvaluation, preserved_random_state

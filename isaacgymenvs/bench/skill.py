@@ -1,14 +1,15 @@
 """Time to skill: the samples and training minutes a configuration needs until its policy stands, and until it
 imitates its clip.
 
-    python -m isaacgymenvs.bench skill [overrides ...] (--minutes M | --samples S) [--eval-every K] [--episodes E]
-        [--eval-envs N] [--out DIR]
+    python -m isaacgymenvs.bench skill [overrides ...] (--minutes M | --samples S) [--until stands|imitates]
+        [--eval-every K] [--episodes E] [--eval-envs N] [--out DIR]
 
 It trains with the launcher's config (the Hydra overrides of ``launch.py``) in this process and, every K epochs and
 after the last, evaluates the current policy on a task of its own (same task config and clip, N environments, built
 once): deterministic actions (the mean), E episodes of up to the task's full length (300 steps, 10 s), each
 environment contributing its first episode of a round, scored by :mod:`isaacgymenvs.eval`
 (:mod:`isaacgymenvs.bench.skill_observer`). Evaluating does not change training, and its time is not training time.
+With ``--until``, training also ends at the first evaluation that meets that threshold (the budget is then a cap).
 
 Thresholds (:mod:`isaacgymenvs.bench.skill_report`; the same for any clip, ``task.env.motion_file=``):
 
@@ -55,6 +56,9 @@ def _parse(arguments: list[str]) -> tuple[argparse.Namespace, list[str]]:
     budget = parser.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=float, help="training minutes (evaluation excluded)")
     budget.add_argument("--samples", type=int, help="environment samples")
+    parser.add_argument(
+        "--until", choices=("stands", "imitates"), help="also end training once an evaluation meets this threshold"
+    )
     parser.add_argument("--eval-every", type=int, default=DEFAULT_EVAL_EVERY, help="epochs between evaluations")
     parser.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help="episodes per evaluation")
     parser.add_argument("--eval-envs", type=int, default=DEFAULT_EVAL_ENVS, help="environments of the evaluation task")
@@ -129,8 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     out, existed = options.out, options.out.exists()
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / "skill.csv"
-    observer = SkillObserver(evaluation, options.eval_every, csv_path, options.minutes, options.samples)
+    observer = SkillObserver(
+        evaluation, options.eval_every, csv_path, options.minutes, options.samples, until=options.until
+    )
     budget = f"{options.minutes:g} training minutes" if options.minutes else f"{options.samples:,} samples"
+    budget += f" or until it {options.until}" if options.until else ""
     print(
         f"bench skill: {clip}, {budget}; evaluating every {options.eval_every} epochs on {options.episodes} episodes "
         f"in {evaluation.task.num_envs} environments; output in {out}",

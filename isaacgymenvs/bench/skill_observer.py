@@ -105,7 +105,8 @@ def deterministic_policy(agent: Any) -> Policy:
 class SkillObserver(RLGPUAlgoObserver):
     """Evaluates the agent's policy every ``eval_every`` epochs and after the last one, writes each evaluation to the
     CSV, the progress line and TensorBoard, and ends training once ``minutes`` of training or ``samples`` are
-    reached (by making the current epoch the agent's last, so that it saves its final checkpoint as usual)."""
+    reached, or at the first evaluation that meets ``until`` (``"stands"`` or ``"imitates"``), by making the current
+    epoch the agent's last, so that it saves its final checkpoint as usual."""
 
     def __init__(
         self,
@@ -114,10 +115,13 @@ class SkillObserver(RLGPUAlgoObserver):
         csv_path: Path,
         minutes: float | None = None,
         samples: int | None = None,
+        until: str | None = None,
     ) -> None:
         super().__init__()
+        if until not in (None, "stands", "imitates"):
+            raise ValueError(f"until must be 'stands' or 'imitates', got {until!r}")
         self.evaluation, self.eval_every, self.csv_path = evaluation, eval_every, csv_path
-        self.minutes, self.samples = minutes, samples
+        self.minutes, self.samples, self.until = minutes, samples, until
         self.rows: list[dict[str, float]] = []
         self.trained = Trained(0, 0, 0.0)
         self._start = time.perf_counter()
@@ -134,9 +138,11 @@ class SkillObserver(RLGPUAlgoObserver):
         if budget_spent:
             agent.max_epochs = epoch_num  # the loop's own check then ends training after this epoch
         if epoch_num % self.eval_every == 0 or last:
-            self._evaluate(epoch_num, agent.frame, total_time)
+            row = self._evaluate(epoch_num, agent.frame, total_time)
+            if self.until is not None and row[self.until]:
+                agent.max_epochs = epoch_num  # met: this epoch is the last, as for a spent budget
 
-    def _evaluate(self, epoch: int, samples: int, training_seconds: float) -> None:
+    def _evaluate(self, epoch: int, samples: int, training_seconds: float) -> dict[str, float]:
         start = time.perf_counter()
         model = self.algo.model
         was_training = model.training
@@ -164,3 +170,4 @@ class SkillObserver(RLGPUAlgoObserver):
         for key in TENSORBOARD_KEYS if writer is not None else ():
             if math.isfinite(row[key]):  # no stride before a complete swing
                 writer.add_scalar(f"skill/{key}", row[key], samples)
+        return row
