@@ -6,6 +6,10 @@ buffer) of the total rate (samples / epoch wall time) and of the environment-onl
 ``env.step``), as the progress lines print them.
 
     python -m isaacgymenvs.bench train [--epochs 6] [--preset cpu-sweep|default|ranks|threads] [--busy N]
+    python -m isaacgymenvs.bench train --profile [--epochs 6] [overrides]
+
+``--profile`` instead trains one configuration in this process and prints where an epoch's time goes (rollout, resets,
+policy, environment, discriminator rewards, gradient steps and their parts; :mod:`isaacgymenvs.bench.train_profile`).
 
 The ``ranks`` preset compares one process with two torchrun ranks (gloo on CPUs, ``multi_gpu=True``): rank 0's
 progress lines count the samples of every rank. The ``threads`` preset compares thread settings of torch (the update)
@@ -131,8 +135,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="default")
     parser.add_argument("--busy", type=int, default=0, help="CPU-bound processes running meanwhile (default 0)")
+    parser.add_argument("--profile", action="store_true", help="where one epoch's time goes (one configuration)")
     parser.add_argument("overrides", nargs="*", help="extra overrides for every configuration")
     args = parser.parse_args(argv)
+    if args.profile:
+        if args.preset != "default" or args.busy:
+            parser.error("--profile takes overrides, not --preset or --busy")
+        from isaacgymenvs.bench.train_profile import main as profile_main
+
+        profile_main(args.overrides, args.epochs)
+        return
     print(machine_description())
     busy = f", {args.busy} CPU-bound processes running meanwhile" if args.busy else ""
     print(f"median over epochs 2..{args.epochs} of samples/s (total, and inside env.step){busy}")

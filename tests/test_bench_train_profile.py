@@ -1,0 +1,40 @@
+"""The learner's epoch profile (``bench train --profile``): a tiny run in this process fills every part, nested parts
+fit inside their parents, the epoch's parts fit inside the epoch, and a part that also runs outside its parent (the
+model's forward pass in the rollout) is counted only inside it."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SMALL_RUN
+
+from isaacgymenvs.bench import train_profile
+from isaacgymenvs.bench.train_profile import EPOCH, PARTS, profile
+
+
+def test_parents_follow_the_indentation() -> None:
+    parents = train_profile._parents()
+    assert parents["rollout (play_steps)"] is None
+    assert parents["    discriminator rewards"] == "  rewards, GAE, flattening (_finish_rollout)"
+    assert parents["  forward: policy, value, discriminator"] == "gradient steps (calc_gradients)"
+
+
+@pytest.mark.sim
+def test_a_tiny_profile_fills_every_part_and_nests(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    observer = profile([*SMALL_RUN[1:], "++train.params.torch_threads=1"], epochs=2)
+    totals = observer.totals
+    assert observer.epochs == 2 and observer.samples == 2 * 16 * 8 and observer.threads == 1
+    parents = train_profile._parents()
+    for label, _, _ in PARTS:
+        assert totals[label] > 0, label
+        parent = parents[label]
+        assert totals[label] <= (totals[parent] if parent else totals[EPOCH]), label
+    top = sum(totals[label] for label, _, _ in PARTS if parents[label] is None)
+    assert top <= totals[EPOCH]
+    # The forward pass is counted inside the gradient steps only: 2 mini-epochs x 2 minibatches of 64, per epoch (the
+    # rollout's 8 policy steps call it too, uncounted).
+    assert observer.calls["  forward: policy, value, discriminator"] == 2 * 2 * 2
+    assert observer.calls["  env.step (task and physics)"] == 2 * 8
+    lines = observer.table()
+    assert lines[0].startswith("2 profiled epochs of 128 samples, torch threads 1:")
+    assert len(lines) == 2 + len(PARTS)
