@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
+from isaacgymenvs.physics import kinematics as kin
+
 
 @dataclass(kw_only=True)
 class BackendConfig:
@@ -107,3 +109,39 @@ class PhysicsBackend(ABC):
 
     def close(self) -> None:  # noqa: B027 - an optional hook: backends without resources to release keep it
         """Release engine resources."""
+
+
+class LazyBodyVelocities:
+    """Body velocities for a backend, computed when first read after a refresh (the task does not read them every
+    step): the backend allocates ``_rigid_body_vel`` and ``_rigid_body_ang_vel`` ``[N, B, 3]``, sets
+    ``_body_vel_stale`` whenever its state changes, and provides :meth:`_body_cvel_and_com`."""
+
+    _body_vel_stale: bool
+    _rigid_body_vel: torch.Tensor
+    _rigid_body_ang_vel: torch.Tensor
+    rigid_body_pos: torch.Tensor
+
+    @property
+    def rigid_body_vel(self) -> torch.Tensor:
+        self._update_body_velocities()
+        return self._rigid_body_vel
+
+    @property
+    def rigid_body_ang_vel(self) -> torch.Tensor:
+        self._update_body_velocities()
+        return self._rigid_body_ang_vel
+
+    def _body_cvel_and_com(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The engine's velocity stage at the current state: ``cvel`` ``[N, B, 6]`` (angular, linear) of the
+        character's bodies at its tree's centre of mass, and that centre ``[N, 1, 3]`` (float32, on the device)."""
+        raise NotImplementedError
+
+    def _update_body_velocities(self) -> None:
+        if not self._body_vel_stale:
+            return
+        cvel, com = self._body_cvel_and_com()
+        # cvel is [angular, linear] at the tree's centre of mass; move the linear part to each body's origin.
+        angular, linear = kin.body_velocities_from_cvel(cvel, self.rigid_body_pos, com)
+        self._rigid_body_ang_vel[:] = angular
+        self._rigid_body_vel[:] = linear
+        self._body_vel_stale = False

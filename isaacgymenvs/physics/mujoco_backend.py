@@ -38,7 +38,7 @@ from mujoco.batch import Batch, SimulationError
 
 from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, JointLayout
 from isaacgymenvs.physics import kinematics as kin
-from isaacgymenvs.physics.backend import BackendConfig, PhysicsBackend
+from isaacgymenvs.physics.backend import BackendConfig, LazyBodyVelocities, PhysicsBackend
 from isaacgymenvs.physics.joint_mapping import HingeJointMap
 from isaacgymenvs.physics.mujoco_log import install_warning_handler
 from isaacgymenvs.utils import rotations as rot
@@ -66,7 +66,7 @@ def default_thread_count() -> int:
     return max(1, available_cores() // processes_here)
 
 
-class MuJoCoBackend(PhysicsBackend):
+class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
     """``num_envs`` copies of the character in C MuJoCo (see the module docstring).
 
     Args:
@@ -318,30 +318,14 @@ class MuJoCoBackend(PhysicsBackend):
             self._body_rot_stale = False
         return self._rigid_body_rot
 
-    @property
-    def rigid_body_vel(self) -> torch.Tensor:
-        self._update_body_velocities()
-        return self._rigid_body_vel
-
-    @property
-    def rigid_body_ang_vel(self) -> torch.Tensor:
-        self._update_body_velocities()
-        return self._rigid_body_ang_vel
-
-    def _update_body_velocities(self) -> None:
-        if not self._body_vel_stale:
-            return
+    def _body_cvel_and_com(self) -> tuple[torch.Tensor, torch.Tensor]:
         cvel_field, com_field = self._batch.bind("cvel"), self._batch.bind("subtree_com")
         # MuJoCo's velocity stage at the current state (writes derived fields only; the state is untouched).
         self._batch.forward(stage=mujoco.mjtStage.mjSTAGE_VEL)
         body_ids = self._body_ids
         cvel = torch.from_numpy(cvel_field[:, body_ids].astype(np.float32)).to(self.device)
         com = torch.from_numpy(com_field[:, body_ids[:1]].astype(np.float32)).to(self.device)
-        # cvel is [angular, linear] at the tree's centre of mass; move the linear part to each body's origin.
-        angular, linear = kin.body_velocities_from_cvel(cvel, self.rigid_body_pos, com)
-        self._rigid_body_ang_vel[:] = angular
-        self._rigid_body_vel[:] = linear
-        self._body_vel_stale = False
+        return cvel, com
 
     def set_state(
         self, env_ids: torch.Tensor, root_states: torch.Tensor, dof_pos: torch.Tensor, dof_vel: torch.Tensor

@@ -40,8 +40,7 @@ import numpy as np
 import torch
 
 from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, JointLayout
-from isaacgymenvs.physics import kinematics as kin
-from isaacgymenvs.physics.backend import BackendConfig, PhysicsBackend
+from isaacgymenvs.physics.backend import BackendConfig, LazyBodyVelocities, PhysicsBackend
 from isaacgymenvs.physics.joint_mapping import HingeJointMap
 from isaacgymenvs.physics.mujoco_backend import START_TIME, ModelError, _compile_model, _motor_efforts
 from isaacgymenvs.utils import rotations as rot
@@ -72,7 +71,7 @@ def _import_warp() -> tuple[Any, Any]:
     return wp, mjw
 
 
-class MuJoCoWarpBackend(PhysicsBackend):
+class MuJoCoWarpBackend(LazyBodyVelocities, PhysicsBackend):
     """``num_envs`` copies of the character as worlds of one MuJoCo Warp ``Data`` (see the module docstring).
 
     Args:
@@ -259,30 +258,12 @@ class MuJoCoWarpBackend(PhysicsBackend):
         self.contact_forces[rows] = torch.where(valid, forces, torch.zeros_like(forces))
         self._body_vel_stale = True
 
-    # Body velocities are not needed by the task every step: computed when first read after a refresh.
-
-    @property
-    def rigid_body_vel(self) -> torch.Tensor:
-        self._update_body_velocities()
-        return self._rigid_body_vel
-
-    @property
-    def rigid_body_ang_vel(self) -> torch.Tensor:
-        self._update_body_velocities()
-        return self._rigid_body_ang_vel
-
-    def _update_body_velocities(self) -> None:
-        if not self._body_vel_stale:
-            return
+    def _body_cvel_and_com(self) -> tuple[torch.Tensor, torch.Tensor]:
         # MuJoCo Warp's velocity stage at the current state (kinematics are current): cvel and subtree_com.
         self._run("velocities", lambda m, d: (self._mjw.com_pos(m, d), self._mjw.com_vel(m, d)))
         cvel = self._wp.to_torch(self._d.cvel)[:, self._body_ids]
         com = self._wp.to_torch(self._d.subtree_com)[:, self._body_ids[:1]]
-        # cvel is [angular, linear] at the tree's centre of mass; move the linear part to each body's origin.
-        angular, linear = kin.body_velocities_from_cvel(cvel, self.rigid_body_pos, com)
-        self._rigid_body_ang_vel[:] = angular
-        self._rigid_body_vel[:] = linear
-        self._body_vel_stale = False
+        return cvel, com
 
     def set_state(
         self, env_ids: torch.Tensor, root_states: torch.Tensor, dof_pos: torch.Tensor, dof_vel: torch.Tensor
