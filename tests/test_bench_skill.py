@@ -140,17 +140,17 @@ def test_csv_rows_and_plot(tmp_path: Path) -> None:
 
 
 class _FakeEvaluation:
-    """Scores a policy with the next of ``fall_rates`` (the rest of an imitating walk evaluation)."""
+    """Scores a policy with the next of ``changes`` applied to an imitating walk evaluation."""
 
-    def __init__(self, fall_rates: list[float]) -> None:
-        self.fall_rates, self.clip = iter(fall_rates), {"forward_speed_mps": 0.97, "stride_length_m": 1.22}
+    def __init__(self, changes: list[dict[str, float]]) -> None:
+        self.changes, self.clip = iter(changes), {"forward_speed_mps": 0.97, "stride_length_m": 1.22}
 
     def __call__(self, policy: object) -> dict[str, float]:
         metrics = {key: value for key, value in _row(0).items() if key not in ("epoch", "samples", "train_minutes")}
-        return {**metrics, "episodes": 4, "fall_rate": next(self.fall_rates)}
+        return {**metrics, "episodes": 4, **next(self.changes)}
 
 
-@pytest.mark.parametrize(("until", "last_epoch"), [(None, -1), ("stands", 4), ("imitates", 4)])
+@pytest.mark.parametrize(("until", "last_epoch"), [(None, -1), ("stands", 4), ("imitates", 6)])
 def test_until_ends_training_at_the_first_evaluation_that_meets_it(
     tmp_path: Path, until: str | None, last_epoch: int
 ) -> None:
@@ -158,14 +158,23 @@ def test_until_ends_training_at_the_first_evaluation_that_meets_it(
 
     from isaacgymenvs.bench.skill_observer import SkillObserver
 
-    observer = SkillObserver(_FakeEvaluation([1.0, 0.0]), 2, tmp_path / "skill.csv", minutes=60.0, until=until)
+    # Evaluations after epochs 2 (falls), 4 (stands, DTW too large), 6 (imitates) and 8 (imitates).
+    changes = [{"fall_rate": 1.0}, {"key_body_error_m": 0.5}, {}, {}]
+    observer = SkillObserver(_FakeEvaluation(changes), 2, tmp_path / "skill.csv", minutes=60.0, until=until)
     agent = SimpleNamespace(frame=0, max_epochs=-1, max_frames=-1, model=torch.nn.Linear(1, 1), writer=None)
     observer.after_init(agent)
-    for epoch in range(1, 5):  # evaluations after epochs 2 (falls) and 4 (stands and imitates)
+    for epoch in range(1, 9):
+        if agent.max_epochs != -1 and epoch > agent.max_epochs:  # the agent's loop has ended
+            break
         agent.frame = 128 * epoch
         observer.after_print_stats(agent.frame, epoch, 1.0 * epoch)
-    assert [row["stands"] for row in observer.rows] == [0, 1]
-    assert agent.max_epochs == last_epoch
+    assert agent.max_epochs == last_epoch and observer.met_until == (until is not None)
+    expected = {
+        None: [(0, 0), (1, 0), (1, 1), (1, 1)],
+        "stands": [(0, 0), (1, 0)],
+        "imitates": [(0, 0), (1, 0), (1, 1)],
+    }
+    assert [(row["stands"], row["imitates"]) for row in observer.rows] == expected[until]
     with pytest.raises(ValueError, match="stands"):
         SkillObserver(_FakeEvaluation([]), 2, tmp_path / "other.csv", minutes=1.0, until="walks")
 

@@ -4,22 +4,28 @@ model's forward pass in the rollout) is counted only inside it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from conftest import SMALL_RUN
+from conftest import SMALL_RUN, run_python
 
 from isaacgymenvs.bench import train_profile
 from isaacgymenvs.bench.train_profile import EPOCH, PARTS, profile
 
 
-def test_parents_follow_the_indentation() -> None:
+def test_parents_follow_the_indentation(monkeypatch: pytest.MonkeyPatch) -> None:
     parents = train_profile._parents()
     assert parents["rollout (play_steps)"] is None
     assert parents["    discriminator rewards"] == "  rewards, GAE, flattening (_finish_rollout)"
     assert parents["  forward: policy, value, discriminator"] == "gradient steps (calc_gradients)"
+    assert parents["replay buffer store (_after_update)"] is None
+    # A level skipped (0 -> 2 -> 1 -> 2): each part's parent is the nearest shallower one above it.
+    monkeypatch.setattr(train_profile, "PARTS", (("a", "", ""), ("    b", "", ""), ("  c", "", ""), ("    d", "", "")))
+    assert train_profile._parents() == {"a": None, "    b": "a", "  c": "a", "    d": "  c"}
 
 
 @pytest.mark.sim
-def test_a_tiny_profile_fills_every_part_and_nests(tmp_path, monkeypatch) -> None:
+def test_a_tiny_profile_fills_every_part_and_nests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     observer = profile([*SMALL_RUN[1:], "++train.params.torch_threads=1"], epochs=2)
     totals = observer.totals
@@ -38,3 +44,21 @@ def test_a_tiny_profile_fills_every_part_and_nests(tmp_path, monkeypatch) -> Non
     lines = observer.table()
     assert lines[0].startswith("2 profiled epochs of 128 samples, torch threads 1:")
     assert len(lines) == 2 + len(PARTS)
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize(
+    ("args", "fragment", "status"),
+    [
+        (["--epochs", "0"], "--epochs must be positive", 2),
+        (["checkpoint=runs/x.pth"], "checkpoint= does not apply", 2),
+        (["train=NoSuchTrain"], "NoSuchTrain", 2),
+        (["num_envs=abc"], "numEnvs must be an integer", 1),
+        (["task.env.motion_file=no_such_clip"], "no_such_clip", 1),
+    ],
+)
+def test_bad_command_lines_are_one_line(tmp_path: Path, args: list[str], fragment: str, status: int) -> None:
+    result = run_python(["-m", "isaacgymenvs.bench", "train", "--profile", *args], tmp_path)
+    assert result.returncode == status
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], result.stderr[-2000:]

@@ -157,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{stop or 'interrupted'}{saved}: reporting the evaluations so far", file=sys.stderr)
         status = 128 + getattr(stop, "signal_number", 2)
     lines = summary_lines(observer.rows, clip, options.episodes, observer.trained)
+    if observer.met_until:
+        lines.insert(-1, f"stopped early: {options.until} met (--until {options.until}), before the budget")
     if observer.rows:
         plot(observer.rows, clip, out / "skill.png")
     lines.append(f"outputs: {csv_path}, {out / 'skill.png'}, {out / 'nn'}, {out / 'summaries'}")

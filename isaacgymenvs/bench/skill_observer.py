@@ -122,6 +122,7 @@ class SkillObserver(RLGPUAlgoObserver):
             raise ValueError(f"until must be 'stands' or 'imitates', got {until!r}")
         self.evaluation, self.eval_every, self.csv_path = evaluation, eval_every, csv_path
         self.minutes, self.samples, self.until = minutes, samples, until
+        self.met_until = False  # training ended early because an evaluation met ``until``
         self.rows: list[dict[str, float]] = []
         self.trained = Trained(0, 0, 0.0)
         self._start = time.perf_counter()
@@ -139,8 +140,9 @@ class SkillObserver(RLGPUAlgoObserver):
             agent.max_epochs = epoch_num  # the loop's own check then ends training after this epoch
         if epoch_num % self.eval_every == 0 or last:
             row = self._evaluate(epoch_num, agent.frame, total_time)
-            if self.until is not None and row[self.until]:
+            if self.until is not None and row[self.until] and not budget_spent:
                 agent.max_epochs = epoch_num  # met: this epoch is the last, as for a spent budget
+                self.met_until = True
 
     def _evaluate(self, epoch: int, samples: int, training_seconds: float) -> dict[str, float]:
         start = time.perf_counter()

@@ -130,7 +130,7 @@ def busy_processes(count: int) -> Iterator[None]:
             spinner.wait()
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int | None:
     parser = argparse.ArgumentParser(prog="python -m isaacgymenvs.bench train", description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="default")
@@ -143,8 +143,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.error("--profile takes overrides, not --preset or --busy")
         from isaacgymenvs.bench.train_profile import main as profile_main
 
-        profile_main(args.overrides, args.epochs)
-        return
+        return profile_main(args.overrides, args.epochs)
     print(machine_description())
     busy = f", {args.busy} CPU-bound processes running meanwhile" if args.busy else ""
     print(f"median over epochs 2..{args.epochs} of samples/s (total, and inside env.step){busy}")

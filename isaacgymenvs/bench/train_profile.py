@@ -5,18 +5,22 @@ a temporary run folder, for one warm-up epoch and N profiled ones. Methods of th
 on their instances for the run (the code that runs is the real one), and each part's time is summed over the profiled
 epochs. Parts are nested as printed, and a nested part is counted only inside its parent (the model's forward pass,
 for instance, runs in the rollout too, but is listed under the gradient steps). Shares are of the epoch's wall time
-(``train_epoch``: rollout and update, without logging and checkpoints).
+(``train_epoch``: rollout and update, without logging and checkpoints). On CUDA every part's clock reads wait for
+the device, so that work queued by one part is not charged to the next.
 
-torch's thread count is fixed for the run (``train.params.torch_threads``; every core unless given), so that the
-launcher's thread tuner does not switch it between the epochs being compared.
+torch's thread count is fixed for the run (``train.params.torch_threads=0``, torch's own default, unless
+``train.params.torch_threads`` or ``num_threads`` is given), so that the launcher's thread tuner does not switch it
+between the epochs being compared. It profiles training from scratch: ``test``, ``checkpoint`` and ``multi_gpu`` are
+refused.
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -56,10 +60,11 @@ EPOCH = "epoch (train_epoch)"
 def _parents() -> dict[str, str | None]:
     """Each part's parent label (by indentation), ``None`` at the top level."""
     parents: dict[str, str | None] = {}
-    stack: list[tuple[int, str]] = []
+    stack: list[tuple[int, str]] = []  # the open ancestors, shallowest first
     for label, _, _ in PARTS:
         depth = (len(label) - len(label.lstrip())) // 2
-        stack = stack[:depth]
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
         parents[label] = stack[-1][1] if stack else None
         stack.append((depth, label))
     return parents
@@ -79,22 +84,29 @@ class ProfileObserver(RLGPUAlgoObserver):
 
     def after_init(self, algo: Any) -> None:
         super().after_init(algo)
-        active: set[str] = set()
+        active: Counter[str] = Counter()  # calls under way per label (a re-entered part stays active)
         parents = _parents()
+        cuda = torch.device(algo.ppo_device).type == "cuda"
+
+        def clock() -> float:
+            if cuda:
+                torch.cuda.synchronize()
+            return time.perf_counter()
 
         def timed(label: str, parent: str | None, function: Callable) -> Callable:
             @functools.wraps(function)
             def wrapper(*args: object, **kwargs: object) -> object:
-                if parent is not None and parent not in active:
+                if parent is not None and not active[parent]:
                     return function(*args, **kwargs)
-                active.add(label)
-                start = time.perf_counter()
+                active[label] += 1
+                start = clock()
                 try:
                     return function(*args, **kwargs)
                 finally:
-                    self.totals[label] += time.perf_counter() - start
-                    self.calls[label] += 1
-                    active.discard(label)
+                    active[label] -= 1
+                    if not active[label]:  # the outermost call of a re-entered part counts once
+                        self.totals[label] += clock() - start
+                        self.calls[label] += 1
 
             return wrapper
 
@@ -129,13 +141,23 @@ class ProfileObserver(RLGPUAlgoObserver):
         return lines
 
 
+class ProfileUsageError(ValueError):
+    """A command line the profile cannot run (one line, exit status 2)."""
+
+
 def profile(overrides: list[str], epochs: int) -> ProfileObserver:
     """Train ``WARMUP_EPOCHS + epochs`` epochs of the launcher's config with ``overrides``; the observer holds the
     profile."""
+    # The command line sits above the launcher, as bench skill's does: it composes and runs the launcher's config.
     from isaacgymenvs.launcher import compose, run
 
+    if epochs < 1:
+        raise ProfileUsageError(f"--epochs must be positive, got {epochs}")
     given = {override.split("=")[0].lstrip("+~") for override in overrides}
-    fixed = [] if "train.params.torch_threads" in given else ["++train.params.torch_threads=0"]
+    refused = sorted(given & {"test", "checkpoint", "multi_gpu", "max_iterations"})
+    if refused:
+        raise ProfileUsageError(f"{refused[0]}= does not apply to the profile (it trains from scratch); drop it")
+    fixed = [] if given & {"train.params.torch_threads", "num_threads"} else ["++train.params.torch_threads=0"]
     cfg = compose(
         [
             "task=HumanoidAMP",
@@ -152,7 +174,22 @@ def profile(overrides: list[str], epochs: int) -> ProfileObserver:
     return observer
 
 
-def main(overrides: list[str], epochs: int) -> None:
+def main(overrides: list[str], epochs: int) -> int:
+    """``bench train --profile``: print the machine, then the profile; a bad command line is one line on stderr."""
+    from isaacgymenvs import TaskNotFoundError
+    from isaacgymenvs.launcher import UsageError
+    from isaacgymenvs.motion.motion import MotionFileError
+    from isaacgymenvs.physics.mujoco_backend import ModelError
+    from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError
+
     print(machine_description(), flush=True)
-    observer = profile(overrides, epochs)
+    try:
+        observer = profile(overrides, epochs)
+    except (ProfileUsageError, UsageError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (ConfigError, MotionFileError, ModelError, TaskNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print("\n".join(observer.table()), flush=True)
+    return 0

@@ -111,7 +111,7 @@ class PhysicsBackend(ABC):
         """Release engine resources."""
 
 
-class LazyBodyVelocities:
+class LazyBodyVelocities(ABC):
     """Body velocities for a backend, computed when first read after a refresh (the task does not read them every
     step): the backend allocates ``_rigid_body_vel`` and ``_rigid_body_ang_vel`` ``[N, B, 3]``, sets
     ``_body_vel_stale`` whenever its state changes, and provides :meth:`_body_cvel_and_com`."""
@@ -123,18 +123,20 @@ class LazyBodyVelocities:
 
     @property
     def rigid_body_vel(self) -> torch.Tensor:
+        """``[N, B, 3]`` linear velocities of the body-frame origins (world frame)."""
         self._update_body_velocities()
         return self._rigid_body_vel
 
     @property
     def rigid_body_ang_vel(self) -> torch.Tensor:
+        """``[N, B, 3]`` angular velocities of the bodies (world frame)."""
         self._update_body_velocities()
         return self._rigid_body_ang_vel
 
+    @abstractmethod
     def _body_cvel_and_com(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The engine's velocity stage at the current state: ``cvel`` ``[N, B, 6]`` (angular, linear) of the
         character's bodies at its tree's centre of mass, and that centre ``[N, 1, 3]`` (float32, on the device)."""
-        raise NotImplementedError
 
     def _update_body_velocities(self) -> None:
         if not self._body_vel_stale:
