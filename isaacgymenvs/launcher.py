@@ -37,6 +37,9 @@ from isaacgymenvs.utils.files import check_creatable, remove_stale_temporaries
 
 USAGE = __doc__.split("\n\n")[1]
 RUNS_DIR = "runs"
+# Bad input found while composing, checking or starting a run (a task value, a clip, the model, a launch setting, the
+# task name): each is one line for the user, exit status 1. Commands that run the launcher catch the same ones.
+RUN_INPUT_ERRORS = (ConfigError, MotionFileError, ModelError, LaunchError, isaacgymenvs.TaskNotFoundError)
 # The config groups' defaults (cfg/config.yaml); a composed config does not record which group file it came from.
 CONFIG_GROUP_DEFAULTS = {"task": "HumanoidAMP", "train": "HumanoidAMPPPO"}
 
@@ -366,15 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingInterrupted as stop:
         print(_stop_message(stop, overrides), file=sys.stderr)
         return 128 + stop.signal_number
-    except (
-        UsageError,
-        ConfigError,
-        MotionFileError,
-        ModelError,
-        CheckpointError,
-        LaunchError,
-        isaacgymenvs.TaskNotFoundError,
-    ) as error:
+    except (UsageError, CheckpointError, *RUN_INPUT_ERRORS) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2 if isinstance(error, UsageError) else 1
     except KeyboardInterrupt:

@@ -114,20 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     except _BadInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    from isaacgymenvs import TaskNotFoundError
     from isaacgymenvs.bench.skill_observer import SkillObserver
-    from isaacgymenvs.launcher import UsageError, run
-    from isaacgymenvs.learning.distributed import LaunchError
+    from isaacgymenvs.launcher import RUN_INPUT_ERRORS, UsageError, run
     from isaacgymenvs.learning.run_control import TrainingInterrupted
-    from isaacgymenvs.motion.motion import MotionFileError
-    from isaacgymenvs.physics.mujoco_backend import ModelError
-    from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError
 
-    # The launcher's one-line errors (checkpoint= is refused, so no checkpoint errors).
-    errors = (ConfigError, MotionFileError, ModelError, LaunchError, TaskNotFoundError)
+    # The launcher's one-line errors, RUN_INPUT_ERRORS (checkpoint= is refused, so no checkpoint errors).
     try:
         cfg, evaluation, clip = _prepare(options, overrides)
-    except (_BadInputError, UsageError, *errors) as error:
+    except (_BadInputError, UsageError, *RUN_INPUT_ERRORS) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2 if isinstance(error, _BadInputError | UsageError) else 1
     out, existed = options.out, options.out.exists()
@@ -146,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     try:
         run(cfg, algo_observer=observer, runs_dir=str(out.resolve().parent))
-    except (UsageError, *errors) as error:
+    except (UsageError, *RUN_INPUT_ERRORS) as error:
         shutil.rmtree(out, ignore_errors=True)  # nothing half-written
         if existed:
             out.mkdir()

@@ -176,11 +176,7 @@ def profile(overrides: list[str], epochs: int) -> ProfileObserver:
 
 def main(overrides: list[str], epochs: int) -> int:
     """``bench train --profile``: print the machine, then the profile; a bad command line is one line on stderr."""
-    from isaacgymenvs import TaskNotFoundError
-    from isaacgymenvs.launcher import UsageError
-    from isaacgymenvs.motion.motion import MotionFileError
-    from isaacgymenvs.physics.mujoco_backend import ModelError
-    from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError
+    from isaacgymenvs.launcher import RUN_INPUT_ERRORS, UsageError
 
     print(machine_description(), flush=True)
     try:
@@ -188,7 +184,7 @@ def main(overrides: list[str], epochs: int) -> int:
     except (ProfileUsageError, UsageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except (ConfigError, MotionFileError, ModelError, TaskNotFoundError) as error:
+    except RUN_INPUT_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print("\n".join(observer.table()), flush=True)

@@ -117,7 +117,7 @@ def body_velocities_from_cvel(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Angular and linear velocities ``[N, B, 3]`` of each body's origin from MuJoCo's ``cvel`` ``[N, B, 6]``
     ([angular, linear] at the tree's centre of mass ``subtree_com`` ``[N, 1, 3]``), bodies at ``body_pos``
-    ``[N, B, 3]``; world frame. Shared by the C and the Warp backends."""
+    ``[N, B, 3]``; world frame (:class:`isaacgymenvs.physics.backend.LazyBodyVelocities`, for every backend)."""
     angular = cvel[..., 0:3]
     return angular, cvel[..., 3:6] + torch.linalg.cross(angular, body_pos - subtree_com, dim=-1)
 
