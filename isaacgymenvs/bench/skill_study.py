@@ -16,6 +16,7 @@ import csv
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +28,14 @@ REFERENCE_RUN_CLIP = PROJECT_ROOT.parent / "shared" / "reference_data" / "amp_hu
 # name: (what differs from the default, overrides). One variable each; the default is today's configuration.
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     "baseline": ("today's defaults (CPU sizes, DeepMimic run clip)", []),
-    "uncapped": ("PD servo torques not capped at the motor gear", ["task.sim.mujoco.actuator_force_limits=False"]),
+    "uncapped": (
+        "PD servo torques not capped at the motor gear (the default since the first study)",
+        ["task.sim.mujoco.actuator_force_limits=False"],
+    ),
+    "capped": (
+        "PD servo torques capped at the motor gear (the original's reading)",
+        ["task.sim.mujoco.actuator_force_limits=True"],
+    ),
     "no_self_collisions": ("the character's bodies do not collide", ["task.sim.mujoco.self_collisions=False"]),
     "logit_init_0.01": (
         "discriminator logit weights initialised in +-0.01",
@@ -35,18 +43,27 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     ),
     "lr_2e-4": ("learning rate 2e-4 instead of 5e-5", ["train.params.config.learning_rate=2e-4"]),
     "mini_epochs_8": ("8 mini-epochs per epoch instead of 4", ["train.params.config.mini_epochs=8"]),
-    "horizon_16": ("16-step rollouts (8,192 samples per epoch, not 16,384)", ["train.params.config.horizon_length=16"]),
+    "horizon_16": (
+        "16-step rollouts, 8,192 samples per epoch (the default since the first study)",
+        ["train.params.config.horizon_length=16"],
+    ),
     "mask_constant": (
         "AMP features constant in the clip (DeepMimic's frozen neck) masked for the discriminator",
         ["train.params.config.amp_mask_constant_features=True"],
     ),
     "uncapped_horizon_16": (
-        "uncapped servos and 16-step rollouts together",
+        "uncapped servos and 16-step rollouts together (the defaults since the first study)",
         ["task.sim.mujoco.actuator_force_limits=False", "train.params.config.horizon_length=16"],
     ),
     "sigma_0.1": (
         "policy noise sigma 0.1 instead of 0.055 (fixed log-std -2.3 instead of -2.9)",
         ["train.params.network.space.continuous.sigma_init.val=-2.3"],
+    ),
+    "amp_window_4": ("the discriminator sees 4 control steps (0.13 s) instead of 2", ["task.env.numAMPObsSteps=4"]),
+    "amp_window_10": ("the discriminator sees 10 control steps (0.33 s) instead of 2", ["task.env.numAMPObsSteps=10"]),
+    "least_squares": (
+        "the AMP paper's least-squares discriminator instead of the original's logistic one",
+        ["train.params.config.disc_reward_type=least_squares"],
     ),
     "cmu_run": ("the original's CMU run clip (reference data)", [f"task.env.motion_file={REFERENCE_RUN_CLIP}"]),
 }
@@ -111,14 +128,38 @@ def _first(rows: list[dict[str, float]], key: str) -> str:
     return f"{met[0]['samples'] / 1e6:.1f} M / {met[0]['train_minutes']:.0f} min" if met else "not reached"
 
 
-def compare(out: Path, names: list[str]) -> list[str]:
-    """The comparison table (markdown lines) of the variants that have a ``skill.csv``; also ``compare.png``."""
+def _stride_ratio(row: dict[str, float]) -> float:
+    clip = row["clip_stride_length_m"]
+    return row["stride_length_m"] / clip if clip > 0 else math.nan
+
+
+def _late_gait(rows: list[dict[str, float]]) -> list[str]:
+    """Median speed and stride against the clip's, and median DTW hand/foot error, over the evaluations in the last
+    quarter of a run's samples (single evaluations are noisy); blank where a run never stood long enough to step."""
+    late = [row for row in rows if row["samples"] >= 0.75 * rows[-1]["samples"]]
+    cells = []
+    for key, clip_key in (("forward_speed_mps", "clip_forward_speed_mps"), ("stride_length_m", "clip_stride_length_m")):
+        ratios = [row[key] / row[clip_key] for row in late if math.isfinite(row[key]) and row[clip_key] > 0]
+        cells.append(f"{statistics.median(ratios):.2f}" if ratios else "")
+    errors = [row["key_body_error_m"] for row in late if math.isfinite(row["key_body_error_m"])]
+    cells.append(f"{statistics.median(errors):.3f}" if errors else "")
+    return cells
+
+
+def compare(out: Path, names: list[str], samples: float | None = None) -> list[str]:
+    """The comparison table (markdown lines) of the variants that have a ``skill.csv``; also ``compare.png``.
+
+    With ``samples``, a run's evaluations past it (2 % slack) are left out, so a longer run of the same configuration
+    (the 60-minute baseline, say) is compared within the study's budget."""
     runs = {name: read_rows(out / name / "skill.csv") for name in names if (out / name / "skill.csv").is_file()}
-    reach = max((rows[-1]["samples"] for rows in runs.values() if rows), default=0.0)
+    if samples is not None:
+        runs = {name: [row for row in rows if row["samples"] <= 1.02 * samples] for name, rows in runs.items()}
+    runs = {name: rows for name, rows in runs.items() if rows}
+    reach = max((rows[-1]["samples"] for rows in runs.values()), default=0.0)
     checkpoints = [m for m in CHECKPOINTS_M if m * 1e6 <= 1.05 * reach]  # no columns past the longest run
     header = ["variant", "what differs"]
     header += [f"ep. length @{m:g} M" for m in checkpoints] + ["best ep. length", "fall rate (last)", "samples/min"]
-    header += ["stands", "imitates"]
+    header += ["stands", "imitates", "speed / clip (last 1/4)", "stride / clip (last 1/4)", "DTW m (last 1/4)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, rows in runs.items():
         last = rows[-1]
@@ -126,7 +167,7 @@ def compare(out: Path, names: list[str]) -> list[str]:
         rate = last["samples"] / last["train_minutes"] if last["train_minutes"] > 0 else math.nan
         cells = [name, VARIANTS[name][0], *(f"{v:.1f}" if math.isfinite(v) else "" for v in lengths)]
         cells += [f"{max(row['mean_episode_length'] for row in rows):.1f}", f"{last['fall_rate']:.2f}", f"{rate:,.0f}"]
-        cells += [_first(rows, "stands"), _first(rows, "imitates")]
+        cells += [_first(rows, "stands"), _first(rows, "imitates"), *_late_gait(rows)]
         lines.append("| " + " | ".join(cells) + " |")
     _plot(runs, out / "compare.png")
     return lines
@@ -143,11 +184,13 @@ def _plot(runs: dict[str, list[dict[str, float]]], path: Path) -> None:
         ("fall_rate", "fall rate"),
         ("key_body_error_m", "DTW hand/foot error (m)"),
         ("forward_speed_mps", "forward speed (m/s)"),
+        ("stride_ratio", "stride / clip's"),  # derived from two columns
     )
     figure, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4))
     for axis, (key, label) in zip(axes, keys, strict=True):
         for name, rows in runs.items():
-            axis.plot([row["samples"] / 1e6 for row in rows], [row[key] for row in rows], label=name)
+            values = [row[key] if key in row else _stride_ratio(row) for row in rows]
+            axis.plot([row["samples"] / 1e6 for row in rows], values, label=name)
         axis.set_xlabel("samples (M)")
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
@@ -182,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         if (args.out / name).exists():  # an interrupted run: start it again
             shutil.rmtree(args.out / name)
         run_variant(name, args.samples, args.out, args.seed, args.overrides)
-    lines = compare(args.out, names)
+    lines = compare(args.out, names, args.samples)
     (args.out / "compare.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"study: {args.out / 'compare.md'}, {args.out / 'compare.png'}")
