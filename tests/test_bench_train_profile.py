@@ -27,7 +27,8 @@ def test_parents_follow_the_indentation(monkeypatch: pytest.MonkeyPatch) -> None
 @pytest.mark.sim
 def test_a_tiny_profile_fills_every_part_and_nests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    observer = profile([*SMALL_RUN[1:], "++train.params.torch_threads=1"], epochs=2)
+    # test=False and an empty checkpoint= are what the launcher's defaults are anyway: accepted.
+    observer = profile([*SMALL_RUN[1:], "++train.params.torch_threads=1", "test=False", "checkpoint="], epochs=2)
     totals = observer.totals
     assert observer.epochs == 2 and observer.samples == 2 * 16 * 8 and observer.threads == 1
     parents = train_profile._parents()
@@ -52,6 +53,8 @@ def test_a_tiny_profile_fills_every_part_and_nests(tmp_path: Path, monkeypatch: 
     [
         (["--epochs", "0"], "--epochs must be positive", 2),
         (["checkpoint=runs/x.pth"], "checkpoint= does not apply", 2),
+        (["test=True"], "test= does not apply", 2),
+        (["max_iterations=5"], "max_iterations= is set by the profile", 2),
         (["train=NoSuchTrain"], "NoSuchTrain", 2),
         (["num_envs=abc"], "numEnvs must be an integer", 1),
         (["task.env.motion_file=no_such_clip"], "no_such_clip", 1),

@@ -11,7 +11,7 @@ the device, so that work queued by one part is not charged to the next.
 torch's thread count is fixed for the run (``train.params.torch_threads=0``, torch's own default, unless
 ``train.params.torch_threads`` or ``num_threads`` is given), so that the launcher's thread tuner does not switch it
 between the epochs being compared. It profiles training from scratch: ``test``, ``checkpoint`` and ``multi_gpu`` are
-refused.
+refused when set (``max_iterations`` always: ``--epochs`` sets it).
 """
 
 from __future__ import annotations
@@ -149,14 +149,13 @@ def profile(overrides: list[str], epochs: int) -> ProfileObserver:
     """Train ``WARMUP_EPOCHS + epochs`` epochs of the launcher's config with ``overrides``; the observer holds the
     profile."""
     # The command line sits above the launcher, as bench skill's does: it composes and runs the launcher's config.
-    from isaacgymenvs.launcher import compose, run
+    from isaacgymenvs.launcher import _resolve, compose, run
 
     if epochs < 1:
         raise ProfileUsageError(f"--epochs must be positive, got {epochs}")
     given = {override.split("=")[0].lstrip("+~") for override in overrides}
-    refused = sorted(given & {"test", "checkpoint", "multi_gpu", "max_iterations"})
-    if refused:
-        raise ProfileUsageError(f"{refused[0]}= does not apply to the profile (it trains from scratch); drop it")
+    if "max_iterations" in given:
+        raise ProfileUsageError("max_iterations= is set by the profile from --epochs; drop it")
     fixed = [] if given & {"train.params.torch_threads", "num_threads"} else ["++train.params.torch_threads=0"]
     cfg = compose(
         [
@@ -168,6 +167,11 @@ def profile(overrides: list[str], epochs: int) -> ProfileObserver:
             *overrides,
         ]
     )
+    # Refused by value, as bench skill does, so that a harmless test=False or checkpoint= passes.
+    config = _resolve(cfg)
+    for key in ("test", "checkpoint", "multi_gpu"):
+        if config[key]:
+            raise ProfileUsageError(f"{key}= does not apply to the profile (it trains from scratch); drop it")
     observer = ProfileObserver()
     with tempfile.TemporaryDirectory(prefix="train_profile_") as folder:
         run(cfg, algo_observer=observer, runs_dir=folder)
