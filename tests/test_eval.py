@@ -67,6 +67,9 @@ def test_the_reference_scores_the_floor_and_baselines_score_above_it(task: Human
     assert baseline["key_body_error_m"] > 0.05
     for key in ("normalized_jerk", "foot_skate_mps"):
         assert math.isfinite(reference[key]), key
+    # The zero-action policy's features lie far from the clip's, its largest gaps listed first.
+    gaps = [abs(record["gap_std"]) for record in baseline["feature_gaps"]]
+    assert len(gaps) == 10 and gaps == sorted(gaps, reverse=True) and gaps[0] > 1.0, baseline["feature_gaps"]
     table = ev.markdown_table(results)
     assert table.splitlines()[0] == "| metric | reference (resampled) | zero action |"
     assert len(table.splitlines()) == 2 + len(ev.METRIC_LABELS)
@@ -94,6 +97,7 @@ def test_command_line_on_the_baselines(tmp_path: Path) -> None:
         (["checkpoint=missing.pth"], "missing.pth"),
         (["--episodes", "0"], "--episodes must be at least 1"),
         (["--no-baselines"], "--no-baselines needs checkpoint="),
+        (["--feature-gaps"], "--feature-gaps needs checkpoint="),
         (["task.env.motion_file=no_such_clip"], "no_such_clip"),
     ],
 )

@@ -116,9 +116,10 @@ def test_a_fixed_seed_repeats_the_losses(trained: Path, tmp_path: Path) -> None:
 def test_evaluate_the_checkpoint(trained: Path) -> None:
     checkpoint = trained / "runs" / "smoke" / "nn" / "smoke.pth"
     eval_args = ["-m", "isaacgymenvs.eval", *SMALL_RUN, f"checkpoint={checkpoint}", "num_envs=4"]
-    result = run_python([*eval_args, "--episodes", "2", "--json", "eval.json"], trained)
+    result = run_python([*eval_args, "--episodes", "2", "--json", "eval.json", "--feature-gaps"], trained)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| metric | reference (resampled) | policy | zero action | random |" in result.stdout
+    assert "| feature | policy mean | clip mean | gap (pooled std) | std policy / clip |" in result.stdout
     results = json.loads((trained / "eval.json").read_text())
     assert results["policy"]["episodes"] == 2 and 0.0 <= results["policy"]["fall_rate"] <= 1.0
 

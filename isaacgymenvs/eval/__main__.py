@@ -1,9 +1,12 @@
-"""``python -m isaacgymenvs.eval [checkpoint=...] [key=value ...] [--episodes N] [--json F] [--markdown F]``.
+"""``python -m isaacgymenvs.eval [checkpoint=...] [key=value ...] [--episodes N] [--json F] [--markdown F]
+[--feature-gaps]``.
 
 Evaluates a checkpoint's policy (deterministic actions) on the task and motion of the config (the launcher's keys:
 ``task=``, ``task.env.motion_file=``, ``num_envs=`` (default 32 here), ``seed=``), next to the baselines -- the
 reference resampled, a zero-action policy, a uniform-random policy -- and prints a markdown table; ``--json`` and
 ``--markdown`` also write the results to files. Without ``checkpoint=`` only the baselines are evaluated.
+``--feature-gaps`` also prints the policy's AMP features farthest from the clip's
+(:mod:`isaacgymenvs.eval.feature_gaps`).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ def _policy_from_checkpoint(config: dict[str, Any], task: Any, checkpoint: str) 
 
 def main(argv: list[str] | None = None) -> int:
     from isaacgymenvs.eval.evaluate import evaluate, markdown_table
+    from isaacgymenvs.eval.feature_gaps import gaps_table
     from isaacgymenvs.launcher import UsageError, _resolve, compose
     from isaacgymenvs.learning.checkpoints import CheckpointError, load_checkpoint
     from isaacgymenvs.motion.motion import MotionFileError
@@ -64,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the results as JSON here")
     parser.add_argument("--markdown", help="also write the table here")
     parser.add_argument("--no-baselines", action="store_true", help="evaluate only the checkpoint")
+    parser.add_argument(
+        "--feature-gaps", action="store_true", help="also print the AMP features farthest from the clip's (checkpoint=)"
+    )
     options = parser.parse_args([a for a in arguments if a not in overrides])
     if not any(o.split("=")[0].lstrip("+") == "num_envs" for o in overrides):
         overrides.append(f"num_envs={DEFAULT_ENVS}")
@@ -78,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             checkpoint = str(Path(config["checkpoint"]).expanduser().resolve())
             load_checkpoint(checkpoint)
             policies["policy"] = _policy_from_checkpoint(config, task, checkpoint)
-        elif options.no_baselines:
-            raise ConfigError("--no-baselines needs checkpoint=")
+        elif options.no_baselines or options.feature_gaps:
+            raise ConfigError(f"{'--no-baselines' if options.no_baselines else '--feature-gaps'} needs checkpoint=")
         if not options.no_baselines:
             policies["zero action"] = lambda obs: torch.zeros(obs.shape[0], task.num_actions, device=obs.device)
             policies["random"] = lambda obs: torch.rand(obs.shape[0], task.num_actions, device=obs.device) * 2 - 1
@@ -91,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     table = markdown_table(results)
     print(table)
+    if options.feature_gaps and "policy" in results:
+        print("\nThe policy's AMP features farthest from the clip's (per feature, in pooled standard deviations):")
+        print(gaps_table(results["policy"]["feature_gaps"]))
     if options.json:
         Path(options.json).write_text(json.dumps(results, indent=2))
     if options.markdown:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from isaacgymenvs.eval import metrics
+from isaacgymenvs.eval.feature_gaps import largest_gaps
 from isaacgymenvs.motion.analysis import FOOT_BOX_CENTER, FOOT_BOX_HALF_SIZE, repeat_loop
 from isaacgymenvs.motion.motion import Motion
 from isaacgymenvs.motion.skeleton import AMP_HUMANOID, forward_kinematics, global_to_local_rotation
@@ -300,7 +301,9 @@ def reference_set(task: HumanoidAMP, episodes: int, seed: int) -> tuple[list[Epi
 
 
 def evaluate(task: HumanoidAMP, policies: dict[str, Policy], episodes: int, seed: int = 0) -> dict[str, dict]:
-    """Metrics of every policy in ``policies`` and of the reference itself, against the reference."""
+    """Metrics of every policy in ``policies`` and of the reference itself, against the reference; each policy's
+    also hold ``feature_gaps``, the AMP features farthest from the reference's
+    (:mod:`~isaacgymenvs.eval.feature_gaps`)."""
     torch.manual_seed(seed)
     references, reference_features = reference_set(task, episodes, seed)
     # A second, independent draw of reference stretches is scored like a policy: the floor every metric reaches for
@@ -311,7 +314,10 @@ def evaluate(task: HumanoidAMP, policies: dict[str, Policy], episodes: int, seed
     results["reference (resampled)"] = summarize(task, resampled, references, reference_features, seed)
     results["reference (resampled)"]["mean_episode_length"] = float("nan")  # stretches of a clip, not episodes
     for name, policy in policies.items():
-        results[name] = summarize(task, rollout(task, policy, episodes), references, reference_features, seed)
+        recorded = rollout(task, policy, episodes)
+        results[name] = summarize(task, recorded, references, reference_features, seed)
+        features = np.concatenate([episode.features for episode in recorded])
+        results[name]["feature_gaps"] = largest_gaps(features, reference_features)
     return results
 
 
