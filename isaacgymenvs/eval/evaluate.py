@@ -31,7 +31,12 @@ from isaacgymenvs.eval import metrics
 from isaacgymenvs.eval.feature_gaps import largest_gaps
 from isaacgymenvs.motion.analysis import FOOT_BOX_CENTER, FOOT_BOX_HALF_SIZE, repeat_loop
 from isaacgymenvs.motion.motion import Motion
-from isaacgymenvs.motion.skeleton import AMP_HUMANOID, forward_kinematics, global_to_local_rotation
+from isaacgymenvs.motion.skeleton import (
+    AMP_HUMANOID,
+    AMP_KEY_BODY_NAMES,
+    forward_kinematics,
+    global_to_local_rotation,
+)
 from isaacgymenvs.tasks.amp.humanoid_amp_base import compute_humanoid_observations
 from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP
 from isaacgymenvs.utils import rotations as rot
@@ -39,7 +44,7 @@ from isaacgymenvs.video.viewer import sample_motion
 
 KEY_SLICE = slice(93, 105)  # hands and feet, root-relative, heading frame, in the 105 features
 FEET = [AMP_HUMANOID.index("right_foot"), AMP_HUMANOID.index("left_foot")]
-KEYS = [AMP_HUMANOID.index(name) for name in ("right_hand", "left_hand", "right_foot", "left_foot")]
+KEYS = [AMP_HUMANOID.index(name) for name in AMP_KEY_BODY_NAMES]
 FEET_IN_KEYS = [KEYS.index(foot) for foot in FEET]  # the feet's rows of the hand/foot records
 # DTW costs grow with both lengths; longer episodes are compared over their first part.
 MAX_ALIGNED_FRAMES = 150

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, JointLayout
+from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, AMP_KEY_BODY_NAMES, JointLayout
 
-KEY_BODY_NAMES = ("right_hand", "left_hand", "right_foot", "left_foot")  # the original's key bodies, in its order
 # A feature constant in the reference (the DeepMimic clips' neck) gets its gap against this floor instead of zero.
 STD_FLOOR = 1e-3
 
 
-def amp_feature_names(joint_layout: JointLayout = AMP_JOINT_LAYOUT, key_bodies: tuple[str, ...] = KEY_BODY_NAMES):
+def amp_feature_names(
+    joint_layout: JointLayout = AMP_JOINT_LAYOUT, key_bodies: tuple[str, ...] = AMP_KEY_BODY_NAMES
+) -> list[str]:
     """Names of the per-step observation's features, in the order ``compute_humanoid_observations`` writes them.
 
     Root height; the root rotation's tangent and normal (heading removed where the observation removes it); root linear
