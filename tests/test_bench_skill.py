@@ -271,7 +271,7 @@ def test_evaluating_does_not_change_training(tiny_run: tuple) -> None:
     ("args", "fragment", "status"),
     [
         (["--episodes", "0", "--samples", "10"], "--episodes must be positive", 2),
-        (["--eval-every", "5"], "one of the arguments --minutes --samples is required", 2),
+        (["--eval-every", "5"], "one of the arguments --minutes --samples --report is required", 2),
         (["--samples", "10", "task.env.motion_file=no_such_clip"], "no_such_clip", 1),
     ],
 )
@@ -281,3 +281,63 @@ def test_command_line_errors_are_one_line(tmp_path: Path, args: list[str], fragm
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], result.stderr[-2000:]
     assert not (tmp_path / "out").exists()
+
+
+def _finished_run(folder: Path) -> None:
+    """A run on the walk clip that stands and imitates at epoch 60, then shortens its strides to 1.0 m from epoch 120
+    (epochs 20-200, 2.5 s each: 8.33 training minutes)."""
+    folder.mkdir()
+    for epoch in range(20, 220, 20):
+        change = {"fall_rate": 0.5} if epoch < 60 else {"stride_length_m": 1.0} if epoch >= 120 else {}
+        row = _row(epoch, **change)
+        row.update(episodes=32, stands=report.stands(row), imitates=report.imitates(row))
+        report.append_row(folder / "skill.csv", row)
+    (folder / "config.yaml").write_text("task:\n  env:\n    motion_file: humanoid3d_walk\n")
+
+
+def test_report_counts_the_late_window_and_tabulates_the_run(tmp_path: Path) -> None:
+    from isaacgymenvs.bench.skill import report as skill_report
+
+    _finished_run(tmp_path / "run")
+    lines = skill_report(tmp_path / "run", None, 100)
+    assert lines[0].startswith("time to skill on humanoid3d_walk (32 episodes")
+    assert "stands   (fall rate <= 5 %): 983,040 samples, 2.50 training minutes (epoch 60)" in lines[1]
+    assert lines[3] == "last evaluation: epoch 200, 3,276,800 samples, 8.33 training minutes"
+    # The last quarter of 8.33 minutes starts at 6.25: epochs 160, 180 and 200, all with the short stride.
+    assert lines[5] == "from training minute 6.25 on (3 evaluations, epochs 160-200):"
+    assert lines[6] == "  stand 3/3; speed within 10 % 3/3; stride within 10 % 0/3; DTW <= 0.08 m 3/3; imitate 0/3"
+    assert "stride 1.00 m (clip 1.22; longest 1.00)" in lines[7] and "DTW 0.050 m (best 0.050)" in lines[7]
+    assert lines[7].endswith("1.03 s per stride (clip 1.26)")  # 1.0 m at 0.97 m/s; the clip's 1.22 m at 0.97
+    table = lines[9:]
+    labels = [line.split(" | ")[0] for line in table[2:]]
+    assert labels == ["| 60 (stands, imitates)", "| 100", "| 200", "| clip", "| imitates needs"]
+    assert table[-1] == "| imitates needs | | <= 0.05 | 0.87-1.07 | 1.10-1.34 | <= 0.08 |"
+    # From minute 0: every evaluation, the two falling ones and the imitating ones included.
+    assert skill_report(tmp_path / "run", 0.0, 100)[6].startswith("  stand 8/10; speed within 10 % 10/10;")
+    assert "imitate 3/10" in skill_report(tmp_path / "run", 0.0, 100)[6]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--report", "nowhere"], "no skill.csv in nowhere"),
+        (["--report", "run", "--out", "x"], "--report reads a finished run"),
+        (["--report", "run", "seed=1"], "--report reads a finished run"),
+        (["--report", "run", "--samples", "10"], "not allowed with argument"),
+        (["--samples", "10", "--from-minutes", "3"], "--from-minutes applies to --report only"),
+        (["--report", "run", "--table-every", "0"], "--table-every must be positive"),
+    ],
+)
+def test_report_errors_are_one_line(tmp_path: Path, args: list[str], fragment: str) -> None:
+    _finished_run(tmp_path / "run")
+    result = run_python(["-m", "isaacgymenvs.bench", "skill", *args], tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], result.stderr[-2000:]
+
+
+def test_report_from_the_command_line(tmp_path: Path) -> None:
+    _finished_run(tmp_path / "run")
+    result = run_python(["-m", "isaacgymenvs.bench", "skill", "--report", "run", "--from-minutes", "0"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "imitate 3/10" in result.stdout and "| 60 (stands, imitates) |" in result.stdout

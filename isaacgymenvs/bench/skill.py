@@ -3,6 +3,7 @@ imitates its clip.
 
     python -m isaacgymenvs.bench skill [overrides ...] (--minutes M | --samples S) [--until stands|imitates]
         [--eval-every K] [--episodes E] [--eval-envs N] [--out DIR]
+    python -m isaacgymenvs.bench skill --report DIR [--from-minutes M] [--table-every K]
 
 It trains with the launcher's config (the Hydra overrides of ``launch.py``) in this process and, every K epochs and
 after the last, evaluates the current policy on a task of its own (same task config and clip, N environments, built
@@ -20,6 +21,11 @@ Thresholds (:mod:`isaacgymenvs.bench.skill_report`; the same for any clip, ``tas
 Outputs in DIR (default ``runs/skill_<date_time>``): ``skill.csv`` (one row per evaluation), ``skill.png`` (each
 metric against samples and against training minutes) and ``summary.txt`` (the lines printed at the end), beside the
 training run's own ``nn/``, ``summaries/`` (with the evaluations under ``skill/``) and ``config.yaml``.
+
+``--report DIR`` trains nothing: it reads an earlier run's ``skill.csv`` and prints its summary, how the evaluations
+from training minute M on (default: the last quarter of the run's training minutes) fare against each part of
+``imitates`` with their medians (does a gait, once reached, hold?), and a markdown table of every K-th epoch
+(default 200) with the firsts and the last.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from isaacgymenvs.bench.skill_report import plot, summary_lines
+from isaacgymenvs.bench.skill_report import Trained, epoch_table, plot, read_rows, summary_lines, window_lines
 
 # Heavy modules (torch, the task, rl_games) are imported once the command line has been read, so that a mistake on it
 # is answered at once.
@@ -63,7 +69,20 @@ def _parse(arguments: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help="episodes per evaluation")
     parser.add_argument("--eval-envs", type=int, default=DEFAULT_EVAL_ENVS, help="environments of the evaluation task")
     parser.add_argument("--out", type=Path, help="output folder (default runs/skill_<date_time>)")
+    budget.add_argument("--report", type=Path, metavar="DIR", help="train nothing; report the run in DIR")
+    parser.add_argument("--from-minutes", type=float, help="--report: the late window's start (training minutes)")
+    parser.add_argument("--table-every", type=int, default=200, help="--report: epochs between table rows")
     options = parser.parse_args([a for a in arguments if a not in overrides])
+    if options.report is not None:
+        if overrides or options.out or options.until:
+            raise _BadInputError("--report reads a finished run; drop the overrides, --out and --until")
+        if options.table_every <= 0 or (options.from_minutes is not None and options.from_minutes < 0):
+            raise _BadInputError("--table-every must be positive and --from-minutes not negative")
+        if not (options.report / "skill.csv").is_file():
+            raise _BadInputError(f"no skill.csv in {options.report}; give the --out folder of a bench skill run")
+        return options, overrides
+    if options.from_minutes is not None:
+        raise _BadInputError("--from-minutes applies to --report only")
     for name in ("minutes", "samples", "eval_every", "episodes", "eval_envs"):
         value = getattr(options, name)
         if value is not None and not value > 0:
@@ -108,12 +127,35 @@ def _prepare(options: argparse.Namespace, overrides: list[str]) -> tuple[Any, An
     return cfg, evaluation, str(config["task"]["env"]["motion_file"])
 
 
+def report(folder: Path, from_minutes: float | None, table_every: int) -> list[str]:
+    """The lines ``--report`` prints for the run in ``folder`` (see the module docstring)."""
+    rows = read_rows(folder / "skill.csv")
+    if not rows:
+        return [f"{folder / 'skill.csv'} holds no evaluation"]
+    last = rows[-1]
+    clip = "the clip"
+    config = folder / "config.yaml"
+    if config.is_file():  # the launcher's resolved config, beside the CSV
+        import yaml
+
+        clip = str(yaml.safe_load(config.read_text())["task"]["env"]["motion_file"])
+    trained = Trained(int(last["epoch"]), int(last["samples"]), last["train_minutes"] * 60)
+    start = 0.75 * last["train_minutes"] if from_minutes is None else from_minutes
+    lines = summary_lines(rows, clip, int(last["episodes"]), trained)[:-1]  # totals: of the evaluations, not training
+    lines.append(f"last evaluation: epoch {trained.epochs}, {trained.samples:,} samples, {last['train_minutes']:.2f} "
+                 "training minutes")  # fmt: skip
+    return [*lines, "", *window_lines(rows, start), "", *epoch_table(rows, table_every)]
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         options, overrides = _parse(list(sys.argv[1:] if argv is None else argv))
     except _BadInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if options.report is not None:
+        print("\n".join(report(options.report, options.from_minutes, options.table_every)))
+        return 0
     from isaacgymenvs.bench.skill_observer import SkillObserver
     from isaacgymenvs.launcher import RUN_INPUT_ERRORS, UsageError, run
     from isaacgymenvs.learning.run_control import TrainingInterrupted

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -175,6 +176,104 @@ def summary_lines(rows: list[Row], clip: str, episodes: int, trained: Trained) -
         f"({100 * evaluation / max(trained.seconds, 1e-9):.0f} % of the training time, not part of it)"
     )
     return lines
+
+
+def _band(row: Row, key: str, floor: float) -> str:
+    """The range of ``key`` that :func:`within` accepts for the clip of ``row``."""
+    target = row[f"clip_{key}"]
+    if not math.isfinite(target):
+        return "any"
+    band = max(GAIT_TOLERANCE * abs(target), floor)
+    return f"{target - band:.2f}-{target + band:.2f}"
+
+
+def window_lines(rows: list[Row], from_minutes: float) -> list[str]:
+    """How the evaluations from training minute ``from_minutes`` on fare against each part of ``imitates`` (counts),
+    with the medians of speed, stride and DTW error: whether a gait, once reached, holds (single evaluations are
+    noisy)."""
+    late = [row for row in rows if row["train_minutes"] >= from_minutes]
+    head = f"from training minute {from_minutes:g} on"
+    if not late:
+        return [f"{head}: no evaluation"]
+    clip = late[-1]
+
+    def count(test: Callable[[Row], bool]) -> str:
+        return f"{sum(map(test, late))}/{len(late)}"
+
+    def median(key: str, template: str) -> str:
+        values = [row[key] for row in late if math.isfinite(row[key])]
+        return template.format(statistics.median(values)) if values else "n/a"
+
+    strides = [row["stride_length_m"] for row in late if math.isfinite(row["stride_length_m"])]
+    periods = [row["stride_length_m"] / row["forward_speed_mps"] for row in late if row["forward_speed_mps"] > 0]
+    periods = [period for period in periods if math.isfinite(period)]
+    clip_period = clip["clip_stride_length_m"] / clip["clip_forward_speed_mps"]
+    return [
+        f"{head} ({len(late)} evaluations, epochs {late[0]['epoch']:.0f}-{clip['epoch']:.0f}):",
+        f"  stand {count(stands)}; speed within {GAIT_TOLERANCE * 100:g} % "
+        f"{count(lambda row: within(row['forward_speed_mps'], row['clip_forward_speed_mps'], SPEED_FLOOR))}; "
+        f"stride within {GAIT_TOLERANCE * 100:g} % "
+        f"{count(lambda row: within(row['stride_length_m'], row['clip_stride_length_m'], STRIDE_FLOOR))}; "
+        f"DTW <= {DTW_LIMIT:g} m {count(lambda row: row['key_body_error_m'] <= DTW_LIMIT + _SLACK)}; "
+        f"imitate {count(imitates)}",
+        f"  medians: speed {median('forward_speed_mps', '{:.2f}')} m/s (clip {clip['clip_forward_speed_mps']:.2f}), "
+        f"stride {median('stride_length_m', '{:.2f}')} m (clip {clip['clip_stride_length_m']:.2f}; longest "
+        + (f"{max(strides):.2f}" if strides else "n/a")
+        + f"), DTW {median('key_body_error_m', '{:.3f}')} m (best {min(row['key_body_error_m'] for row in late):.3f}), "
+        + (f"{statistics.median(periods):.2f}" if periods else "n/a")
+        + f" s per stride (clip {clip_period:.2f})",
+    ]
+
+
+def epoch_table(rows: list[Row], every: int) -> list[str]:
+    """A markdown table of the evaluations at every ``every``-th epoch, where ``stands`` and ``imitates`` were first
+    met, and the last; then the clip's gait and what ``imitates`` asks."""
+    marked: dict[int, str] = {}
+    for test, name in ((stands, "stands"), (imitates, "imitates")):
+        row = first_met(rows, test)
+        if row is not None:
+            marked[id(row)] = f"{marked[id(row)]}, {name}" if id(row) in marked else name
+    lines = [
+        "| epoch | training min | fall rate | speed (m/s) | stride (m) | DTW (m) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        if id(row) in marked or int(row["epoch"]) % every == 0 or row is rows[-1]:
+            label = f"{row['epoch']:.0f}" + (f" ({marked[id(row)]})" if id(row) in marked else "")
+            lines.append(
+                f"| {label} | {row['train_minutes']:.1f} | {row['fall_rate']:.2f} | "
+                f"{_number(row['forward_speed_mps'], '{:.2f}')} | {_number(row['stride_length_m'], '{:.2f}')} | "
+                f"{row['key_body_error_m']:.3f} |"
+            )
+    if rows:
+        clip = rows[-1]
+        lines.append(f"| clip | | | {clip['clip_forward_speed_mps']:.2f} | {clip['clip_stride_length_m']:.2f} | |")
+        lines.append(
+            f"| imitates needs | | <= {STANDS_FALL_RATE:g} | {_band(clip, 'forward_speed_mps', SPEED_FLOOR)} | "
+            f"{_band(clip, 'stride_length_m', STRIDE_FLOOR)} | <= {DTW_LIMIT:g} |"
+        )
+    return lines
+
+
+def read_rows(path: Path) -> list[Row]:
+    """The rows of a ``skill.csv`` as numbers (booleans as 0/1, blanks as nan), epochs and samples as ints."""
+    with path.open(newline="") as stream:
+        records = list(csv.DictReader(stream))
+    rows = []
+    for record in records:
+        row: Row = {}
+        for key, text in record.items():
+            if text in ("True", "False"):
+                row[key] = float(text == "True")
+            elif key in ("epoch", "samples", "episodes"):
+                row[key] = int(float(text))
+            else:
+                try:
+                    row[key] = float(text)
+                except ValueError:
+                    row[key] = math.nan
+        rows.append(row)
+    return rows
 
 
 PANELS = (

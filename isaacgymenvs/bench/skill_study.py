@@ -12,7 +12,6 @@ variant that reached its budget is not run again, so a stopped study resumes whe
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import os
 import shutil
@@ -22,6 +21,7 @@ import sys
 from pathlib import Path
 
 from isaacgymenvs.bench.runs import PROJECT_ROOT
+from isaacgymenvs.bench.skill_report import read_rows
 
 REFERENCE_RUN_CLIP = PROJECT_ROOT.parent / "shared" / "reference_data" / "amp_humanoid_run.npy"
 
@@ -97,22 +97,6 @@ def _finished(folder: Path, samples: int) -> bool:
         return False
     rows = read_rows(folder / "skill.csv")
     return bool(rows) and rows[-1]["samples"] >= samples
-
-
-def read_rows(path: Path) -> list[dict[str, float]]:
-    """A ``skill.csv`` as floats (booleans as 0/1)."""
-    with path.open(newline="") as stream:
-        rows = list(csv.DictReader(stream))
-    return [{key: _float(value) for key, value in row.items()} for row in rows]
-
-
-def _float(value: str) -> float:
-    if value in ("True", "False"):
-        return float(value == "True")
-    try:
-        return float(value)
-    except ValueError:
-        return math.nan
 
 
 def _at(rows: list[dict[str, float]], samples: float, key: str) -> float:
