@@ -263,10 +263,16 @@ def _aligned_errors(episode: Episode, reference: Episode) -> tuple[float, float,
 
 
 def summarize(
-    task: HumanoidAMP, episodes: list[Episode], references: list[Episode], reference_features: np.ndarray, seed: int
-) -> dict[str, float]:
+    task: HumanoidAMP,
+    episodes: list[Episode],
+    references: list[Episode],
+    reference_features: np.ndarray,
+    seed: int,
+    feature_gaps: bool = False,
+) -> dict:
     """Every metric of a subject's ``episodes`` against the clips ``references`` and reference AMP features
-    ``[N, 105]`` (see the module docstring)."""
+    ``[N, 105]`` (see the module docstring); with ``feature_gaps``, also the AMP features farthest from the
+    reference's under that key (:mod:`~isaacgymenvs.eval.feature_gaps`)."""
     errors = []
     for episode in episodes:
         candidates = [_aligned_errors(episode, reference) for reference in references]
@@ -280,6 +286,7 @@ def summarize(
         for value in metrics.windowed_normalized_jerk(episode.key_world[:, key], episode.dt, JERK_WINDOW)
     ]
     skate = [metrics.foot_skate(episode.foot_corners, episode.dt) for episode in episodes]
+    gaps = {"feature_gaps": largest_gaps(features, reference_features)} if feature_gaps else {}
     return {
         "episodes": len(episodes),
         "fall_rate": float(np.mean([episode.fell for episode in episodes])),
@@ -292,6 +299,7 @@ def summarize(
         "normalized_jerk": float(np.nanmedian(jerk)) if np.isfinite(jerk).any() else float("nan"),
         "foot_skate_mps": float(np.nanmean(skate)) if np.isfinite(skate).any() else float("nan"),
         **gait(episodes),
+        **gaps,
     }
 
 
@@ -320,9 +328,7 @@ def evaluate(task: HumanoidAMP, policies: dict[str, Policy], episodes: int, seed
     results["reference (resampled)"]["mean_episode_length"] = float("nan")  # stretches of a clip, not episodes
     for name, policy in policies.items():
         recorded = rollout(task, policy, episodes)
-        results[name] = summarize(task, recorded, references, reference_features, seed)
-        features = np.concatenate([episode.features for episode in recorded])
-        results[name]["feature_gaps"] = largest_gaps(features, reference_features)
+        results[name] = summarize(task, recorded, references, reference_features, seed, feature_gaps=True)
     return results
 
 
