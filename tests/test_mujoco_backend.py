@@ -16,7 +16,8 @@ import torch
 from isaacgymenvs.motion.skeleton import AMP_BODY_NAMES, AMP_HUMANOID, AMP_JOINT_LAYOUT
 from isaacgymenvs.physics import mujoco_log
 from isaacgymenvs.physics.backend import BackendConfig
-from isaacgymenvs.physics.mujoco_backend import ModelError, MuJoCoBackend
+from isaacgymenvs.physics.mujoco_backend import MuJoCoBackend
+from isaacgymenvs.physics.mujoco_model import ModelError
 from isaacgymenvs.utils import rotations as rot
 
 pytestmark = pytest.mark.sim

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 
 import mujoco
 import numpy as np
@@ -41,6 +40,7 @@ from isaacgymenvs.physics import kinematics as kin
 from isaacgymenvs.physics.backend import BackendConfig, LazyBodyVelocities, PhysicsBackend
 from isaacgymenvs.physics.joint_mapping import HingeJointMap
 from isaacgymenvs.physics.mujoco_log import install_warning_handler
+from isaacgymenvs.physics.mujoco_model import ModelError, compile_model, find_elements, motor_efforts
 from isaacgymenvs.utils import rotations as rot
 from isaacgymenvs.utils.kernels import Kernel
 
@@ -49,10 +49,6 @@ UNSTABLE_VELOCITY = 1.0e3
 # Every simulation's clock starts here (s), never at 0: MuJoCo restarts a blown-up simulation's clock at 0, so a clock
 # behind its expected value reveals the engine's own resets, even right after one of ours.
 START_TIME = 1.0
-
-
-class ModelError(ValueError):
-    """A model file that cannot simulate the character (one line: the file and what is wrong)."""
 
 
 def available_cores() -> int:
@@ -85,10 +81,10 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
         self.body_names = layout.skeleton.node_names
         self.dof_names = layout.dof_names
         # Motor efforts (torque limits) are read from the servo model, also when torque mode replaces the servos.
-        servo_model = _compile_model(config, servos=True)
-        self.model = servo_model if config.pd_control else _compile_model(config, servos=False)
+        servo_model = compile_model(config, servos=True)
+        self.model = servo_model if config.pd_control else compile_model(config, servos=False)
         self._find_elements(config.model_file)
-        self._motor_efforts = _motor_efforts(servo_model, self._actuator_ids)
+        self._motor_efforts = motor_efforts(servo_model, self._actuator_ids)
         threads = config.num_threads if config.num_threads > 0 else default_thread_count()
         self.num_threads = min(threads, self.num_envs)
         self._batch = Batch(self.model, self.num_envs, nthread=self.num_threads)
@@ -126,49 +122,18 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
 
     def _find_elements(self, model_file: str) -> None:
         model = self.model
-        names = {
-            obj: [mujoco.mj_id2name(model, obj, i) for i in range(count)]
-            for obj, count in (
-                (mujoco.mjtObj.mjOBJ_BODY, model.nbody),
-                (mujoco.mjtObj.mjOBJ_JOINT, model.njnt),
-                (mujoco.mjtObj.mjOBJ_ACTUATOR, model.nu),
-            )
-        }
-        bodies = names[mujoco.mjtObj.mjOBJ_BODY]
-        missing = [name for name in self.body_names if name not in bodies]
-        if missing:
-            raise ModelError(f"{model_file}: the model lacks the character's bodies {missing}")
-        self._body_ids = np.array([bodies.index(name) for name in self.body_names])
+        found = find_elements(model, self.layout, model_file)
+        self._body_ids, self._joint_ids, self._actuator_ids = found.bodies, found.joints, found.actuators
+        self._root_qpos, self._root_qvel = found.root_qpos, found.root_qvel
+        self._dof_qpos = model.jnt_qposadr[self._joint_ids]
+        self._dof_qvel = model.jnt_dofadr[self._joint_ids]
+        # What this backend's torch forward kinematics and contact forces assume of the model.
         parents = [int(model.body_parentid[body]) for body in self._body_ids[1:]]
         expected = [int(self._body_ids[p]) for p in self.layout.skeleton.parent_indices[1:]]
         if parents != expected:
             raise ModelError(f"{model_file}: the body tree differs from the character's")
         if not np.allclose(model.body_quat[self._body_ids[1:]], [1.0, 0.0, 0.0, 0.0]):
             raise ModelError(f"{model_file}: bodies must not be rotated in their parents (body quat must be 1 0 0 0)")
-        root = self._body_ids[0]
-        if model.body_jntnum[root] != 1 or model.jnt_type[model.body_jntadr[root]] != mujoco.mjtJoint.mjJNT_FREE:
-            raise ModelError(f"{model_file}: body {self.body_names[0]!r} needs a free joint")
-        self._root_qpos = int(model.jnt_qposadr[model.body_jntadr[root]])
-        self._root_qvel = int(model.jnt_dofadr[model.body_jntadr[root]])
-        joints = names[mujoco.mjtObj.mjOBJ_JOINT]
-        missing = [name for name in self.dof_names if name not in joints]
-        if missing:
-            raise ModelError(f"{model_file}: the model lacks the character's joints {missing}")
-        self._joint_ids = np.array([joints.index(name) for name in self.dof_names])
-        if (model.jnt_type[self._joint_ids] != mujoco.mjtJoint.mjJNT_HINGE).any():
-            raise ModelError(f"{model_file}: every DOF joint ({', '.join(self.dof_names[:3])}, ...) must be a hinge")
-        self._dof_qpos = model.jnt_qposadr[self._joint_ids]
-        self._dof_qvel = model.jnt_dofadr[self._joint_ids]
-        # One actuator per DOF, matched by the joint it drives (the original's file listed hips as x, z, y).
-        by_joint = {
-            int(model.actuator_trnid[i, 0]): i
-            for i in range(model.nu)
-            if model.actuator_trntype[i] == mujoco.mjtTrn.mjTRN_JOINT
-        }
-        missing = [name for name, joint in zip(self.dof_names, self._joint_ids, strict=True) if joint not in by_joint]
-        if missing:
-            raise ModelError(f"{model_file}: no actuator drives joints {missing}")
-        self._actuator_ids = np.array([by_joint[int(joint)] for joint in self._joint_ids])
         if model.nsensor == 0:
             raise ModelError(
                 f"{model_file}: the model needs an acceleration sensor (e.g. framelinacc) so that MuJoCo "
@@ -368,49 +333,3 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
 
     def close(self) -> None:
         self._batch = None
-
-
-def _compile_model(config: BackendConfig, *, servos: bool) -> mujoco.MjModel:
-    """Load ``config.model_file`` with the configuration's timestep, gravity and floor friction; ``servos=False``
-    turns every actuator into a torque motor."""
-    path = Path(config.model_file)
-    if not path.is_file():
-        raise ModelError(f"{path}: model file not found")
-    try:
-        spec = mujoco.MjSpec.from_file(str(path))
-    except ValueError as error:
-        raise ModelError(f"{path}: MuJoCo cannot load it ({str(error).strip().splitlines()[0]})") from None
-    spec.option.timestep = config.physics_dt
-    spec.option.gravity = np.asarray(config.gravity, dtype=np.float64)
-    for geom in spec.geoms:
-        if geom.type == mujoco.mjtGeom.mjGEOM_PLANE:
-            geom.friction[0] = config.ground_friction
-    if not config.self_collisions:
-        # Bit 1 for the character, bit 2 for the ground: a pair collides when one's contype meets the other's
-        # conaffinity, so the character's geoms meet the ground's and never each other.
-        for geom in spec.geoms:
-            ground = geom.type == mujoco.mjtGeom.mjGEOM_PLANE
-            geom.contype, geom.conaffinity = (2, 1) if ground else (1, 2)
-    if servos and not config.actuator_force_limits:
-        for actuator in spec.actuators:
-            actuator.forcelimited = mujoco.mjtLimited.mjLIMITED_FALSE
-    if not servos:
-        # Torque mode: each servo becomes a motor whose control is the torque itself (N m), unclamped as in the
-        # original, which scaled actions by motor effort x powerScale in the task.
-        for actuator in spec.actuators:
-            actuator.set_to_motor()
-            actuator.gear[0] = 1.0
-            actuator.ctrllimited = mujoco.mjtLimited.mjLIMITED_FALSE
-            actuator.forcelimited = mujoco.mjtLimited.mjLIMITED_FALSE
-            actuator.inheritrange = 0.0
-    try:
-        return spec.compile()
-    except ValueError as error:
-        raise ModelError(f"{path}: MuJoCo cannot compile it ({str(error).strip().splitlines()[0]})") from None
-
-
-def _motor_efforts(model: mujoco.MjModel, actuator_ids: np.ndarray) -> np.ndarray:
-    """Each DOF's torque limit: the servo's force range (the original's motor gear), or its gear for a motor."""
-    # The range counts even where it is not enforced (actuator_force_limits False): it is still the motor's effort.
-    limits = np.abs(model.actuator_forcerange[actuator_ids]).max(axis=1)
-    return np.where(limits > 0, limits, model.actuator_gear[actuator_ids, 0])

@@ -42,7 +42,8 @@ import torch
 from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, JointLayout
 from isaacgymenvs.physics.backend import BackendConfig, LazyBodyVelocities, PhysicsBackend
 from isaacgymenvs.physics.joint_mapping import HingeJointMap
-from isaacgymenvs.physics.mujoco_backend import START_TIME, ModelError, _compile_model, _motor_efforts
+from isaacgymenvs.physics.mujoco_backend import START_TIME
+from isaacgymenvs.physics.mujoco_model import compile_model, find_elements, motor_efforts
 from isaacgymenvs.utils import rotations as rot
 
 # A joint or root moving faster than this (rad/s or m/s) means the world has blown up (as in the C backend).
@@ -100,21 +101,21 @@ class MuJoCoWarpBackend(LazyBodyVelocities, PhysicsBackend):
         self.body_names = layout.skeleton.node_names
         self.dof_names = layout.dof_names
         self._pd_control = config.pd_control
-        servo_model = _compile_model(config, servos=True)
-        self.model = servo_model if config.pd_control else _compile_model(config, servos=False)
-        ids = _find_elements(self.model, layout, config.model_file)
+        servo_model = compile_model(config, servos=True)
+        self.model = servo_model if config.pd_control else compile_model(config, servos=False)
+        ids = find_elements(self.model, layout, config.model_file)
         self.physics_dt = float(self.model.opt.timestep)
-        ranges = torch.from_numpy(self.model.jnt_range[ids["joints"]].copy()).float().to(self.device)
+        ranges = torch.from_numpy(self.model.jnt_range[ids.joints].copy()).float().to(self.device)
         self.dof_lower_limits, self.dof_upper_limits = ranges[:, 0].contiguous(), ranges[:, 1].contiguous()
-        self.motor_efforts = torch.from_numpy(_motor_efforts(servo_model, ids["actuators"])).float().to(self.device)
+        self.motor_efforts = torch.from_numpy(motor_efforts(servo_model, ids.actuators)).float().to(self.device)
         self.joint_map = HingeJointMap(layout, self.dof_lower_limits, self.dof_upper_limits, self.device)
         self._build_engine(nconmax, njmax)
         long = {"dtype": torch.long, "device": self.device}
-        self._body_ids = torch.as_tensor(ids["bodies"], **long)
-        self._dof_qpos = torch.as_tensor(self.model.jnt_qposadr[ids["joints"]], **long)
-        self._dof_qvel = torch.as_tensor(self.model.jnt_dofadr[ids["joints"]], **long)
-        self._actuator_ids = torch.as_tensor(ids["actuators"], **long)
-        self._root_qpos, self._root_qvel = ids["root_qpos"], ids["root_qvel"]
+        self._body_ids = torch.as_tensor(ids.bodies, **long)
+        self._dof_qpos = torch.as_tensor(self.model.jnt_qposadr[ids.joints], **long)
+        self._dof_qvel = torch.as_tensor(self.model.jnt_dofadr[ids.joints], **long)
+        self._actuator_ids = torch.as_tensor(ids.actuators, **long)
+        self._root_qpos, self._root_qvel = ids.root_qpos, ids.root_qvel
         self._qpos0 = torch.as_tensor(self.model.qpos0, dtype=torch.float32, device=self.device)
         self._graphs: dict[str, Any] = {}
         self._eager_calls: set[str] = set()
@@ -305,41 +306,3 @@ class MuJoCoWarpBackend(LazyBodyVelocities, PhysicsBackend):
 
     def close(self) -> None:
         self._graphs.clear()
-
-
-def _find_elements(model: mujoco.MjModel, layout: JointLayout, model_file: str) -> dict[str, Any]:
-    """Ids of the character's bodies, DOF joints and their actuators in ``model`` (found by name), and the free
-    joint's addresses; :class:`ModelError` naming what is missing."""
-
-    def names(obj: mujoco.mjtObj, count: int) -> list[str | None]:
-        return [mujoco.mj_id2name(model, obj, i) for i in range(count)]
-
-    bodies = names(mujoco.mjtObj.mjOBJ_BODY, model.nbody)
-    joints = names(mujoco.mjtObj.mjOBJ_JOINT, model.njnt)
-    missing = [name for name in (*layout.skeleton.node_names, *layout.dof_names) if name not in (*bodies, *joints)]
-    if missing:
-        raise ModelError(f"{model_file}: the model lacks the character's bodies or joints {missing}")
-    body_ids = np.array([bodies.index(name) for name in layout.skeleton.node_names])
-    root = int(body_ids[0])
-    if model.body_jntnum[root] != 1 or model.jnt_type[model.body_jntadr[root]] != mujoco.mjtJoint.mjJNT_FREE:
-        raise ModelError(f"{model_file}: body {layout.skeleton.node_names[0]!r} needs a free joint")
-    joint_ids = np.array([joints.index(name) for name in layout.dof_names])
-    if (model.jnt_type[joint_ids] != mujoco.mjtJoint.mjJNT_HINGE).any():
-        raise ModelError(f"{model_file}: every DOF joint must be a hinge")
-    # One actuator per DOF, matched by the joint it drives (the original's file listed hips as x, z, y).
-    by_joint = {
-        int(model.actuator_trnid[i, 0]): i
-        for i in range(model.nu)
-        if model.actuator_trntype[i] == mujoco.mjtTrn.mjTRN_JOINT
-    }
-    undriven = [name for name, joint in zip(layout.dof_names, joint_ids, strict=True) if joint not in by_joint]
-    if undriven:
-        raise ModelError(f"{model_file}: no actuator drives joints {undriven}")
-    free_joint = model.body_jntadr[root]
-    return {
-        "bodies": body_ids,
-        "joints": joint_ids,
-        "actuators": np.array([by_joint[int(joint)] for joint in joint_ids]),
-        "root_qpos": int(model.jnt_qposadr[free_joint]),
-        "root_qvel": int(model.jnt_dofadr[free_joint]),
-    }
