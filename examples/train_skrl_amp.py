@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         config = _resolve(compose(overrides))
+        _logistic_unless_asked(config, overrides)
         return _run(config, skrl_amp, RUNS_DIR)
     except (UsageError, ConfigError, MotionFileError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -43,6 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _logistic_unless_asked(config: dict[str, Any], overrides: list[str]) -> None:
+    """skrl's AMP agent has only the original's logistic discriminator: a configuration whose default is another (the
+    CPU default's least-squares one) trains with the logistic one, with a note; one asked for on the command line is
+    refused by the adapter with one line."""
+    train = config["train"]["params"]["config"]
+    asked = any(o.split("=")[0].lstrip("+~").endswith("disc_reward_type") for o in overrides)
+    if not asked and train.get("disc_reward_type", "log") != "log":
+        print(
+            f"note: skrl's AMP agent has only the logistic discriminator; the default disc_reward_type "
+            f"{train['disc_reward_type']} is replaced by log"
+        )
+        train["disc_reward_type"] = "log"
 
 
 def _run(config: dict[str, Any], skrl_amp: Any, runs_dir: str) -> int:

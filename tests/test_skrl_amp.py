@@ -4,6 +4,7 @@ refuse the wrong kind, the example script end to end, and the one-line error wit
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import SMALL_RUN, run_python
+
+from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError
 
 pytestmark = pytest.mark.sim
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -77,6 +80,26 @@ def test_train_config_translates_to_skrl() -> None:
         config.discriminator_gradient_penalty_scale == 5.0 and config.discriminator_logit_regularization_scale == 0.05
     )
     assert config.value_loss_scale == 5.0 and config.grad_norm_clip == 0.0  # truncate_grads: False
+    # What skrl's agent cannot do is refused, not silently replaced by the logistic discriminator or added rewards.
+    for change in ({"disc_reward_type": "least_squares"}, {"reward_combine": "mul", "task_reward_w": 1.0}):
+        changed = {**params, "config": {**params["config"], **change}}
+        with pytest.raises(ConfigError, match="skrl's AMP agent has only the original's logistic discriminator"):
+            skrl_amp.agent_config(changed, env, "runs", "x")
+
+
+def test_the_example_trains_a_non_logistic_default_with_the_logistic_discriminator(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = importlib.util.spec_from_file_location("train_skrl_amp", PROJECT_ROOT / "examples" / "train_skrl_amp.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    config = {"train": {"params": {"config": {"disc_reward_type": "least_squares"}}}}
+    example._logistic_unless_asked(config, ["seed=1"])
+    assert config["train"]["params"]["config"]["disc_reward_type"] == "log"
+    assert "the default disc_reward_type least_squares is replaced by log" in capsys.readouterr().out
+    asked = {"train": {"params": {"config": {"disc_reward_type": "least_squares"}}}}
+    example._logistic_unless_asked(asked, ["train.params.config.disc_reward_type=least_squares"])
+    assert asked["train"]["params"]["config"]["disc_reward_type"] == "least_squares"  # the adapter refuses it
 
 
 def test_a_short_run_lowers_the_discriminator_loss_and_its_checkpoint_loads(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Runs ``launch.py`` and ``examples/train_skrl_amp.py`` one after the other, each in a fresh process with the same Hydra
 overrides (``task=HumanoidAMP``, the train config's horizon, minibatches, mini-epochs, networks, learning rate and
-loss weights; skrl's side translates them, ``isaacgymenvs/learning/skrl_amp.py``), for the same number of
+loss weights; skrl's side translates them, ``isaacgymenvs/learning/skrl_amp.py``; the logistic discriminator, the only
+one skrl has), for the same number of
 rollout-and-update iterations, so both see the same number of environment samples. It reports
 
 * throughput: the median over iterations after the first of samples per second of wall time (rollout and update);
@@ -152,7 +153,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.epochs < 4:
         parser.error("--epochs must be at least 4 (the summary reports each quarter of the run)")
-    overrides = ["task=HumanoidAMP", f"seed={args.seed}", *args.overrides]
+    # skrl's agent has only the original's logistic discriminator: ours uses it too, whatever the default.
+    overrides = ["task=HumanoidAMP", f"seed={args.seed}", "train.params.config.disc_reward_type=log", *args.overrides]
     every = max(1, args.epochs // 10)
     print(machine_description())
     print(f"both learners: {args.epochs} iterations, overrides {' '.join(overrides)}", flush=True)

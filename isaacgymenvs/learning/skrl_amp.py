@@ -44,7 +44,9 @@ except ImportError as error:  # skrl missing, or a 1.x release with another layo
     ) from None
 
 from isaacgymenvs.learning.amp_config import AMPConfig, check_train_params
+from isaacgymenvs.learning.amp_losses import DiscRewardType, RewardCombine
 from isaacgymenvs.learning.checkpoints import CheckpointError, atomic_torch_save, read_checkpoint_file
+from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError
 from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP
 
 SKRL_VERSION = skrl.__version__
@@ -171,6 +173,11 @@ def agent_config(
     input normalisation. Logs once per update; checkpoints every ``save_frequency`` updates."""
     num_envs, device = env.num_envs, env.device
     amp: AMPConfig = check_train_params(params, num_envs, training=training)[0]
+    if amp.disc_reward_type is not DiscRewardType.log or amp.reward_combine is not RewardCombine.add:
+        raise ConfigError(
+            "skrl's AMP agent has only the original's logistic discriminator and added rewards; "
+            "set train.params.config.disc_reward_type=log and train.params.config.reward_combine=add"
+        )
     config = params["config"]
     horizon = int(config["horizon_length"])
     normalize_input = bool(config.get("normalize_input", True))
