@@ -47,9 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _logistic_unless_asked(config: dict[str, Any], overrides: list[str]) -> None:
-    """skrl's AMP agent has only the original's logistic discriminator: a configuration whose default is another (the
-    CPU default's least-squares one) trains with the logistic one, with a note; one asked for on the command line is
-    refused by the adapter with one line."""
+    """skrl's AMP agent has only the original's logistic discriminator: a configuration whose default is another
+    trains with the logistic one, with a note; another asked for on the command line is refused by the adapter with
+    one line."""
     train = config["train"]["params"]["config"]
     asked = any(o.split("=")[0].lstrip("+~").endswith("disc_reward_type") for o in overrides)
     if not asked and train.get("disc_reward_type", "log") != "log":

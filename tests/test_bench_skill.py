@@ -307,11 +307,11 @@ def test_report_counts_the_late_window_and_tabulates_the_run(tmp_path: Path) -> 
     assert lines[5] == "from training minute 6.25 on (3 evaluations, epochs 160-200):"
     assert lines[6] == "  stand 3/3; speed within 10 % 3/3; stride within 10 % 0/3; DTW <= 0.08 m 3/3; imitate 0/3"
     assert "stride 1.00 m (clip 1.22; longest 1.00)" in lines[7] and "DTW 0.050 m (best 0.050)" in lines[7]
-    assert lines[7].endswith("1.03 s per stride (clip 1.26)")  # 1.0 m at 0.97 m/s; the clip's 1.22 m at 0.97
+    assert lines[7].endswith("stride period 1.03 s (clip 1.26)")  # 1.0 m at 0.97 m/s; the clip's 1.22 m at 0.97
     table = lines[9:]
     labels = [line.split(" | ")[0] for line in table[2:]]
     assert labels == ["| 60 (stands, imitates)", "| 100", "| 200", "| clip", "| imitates needs"]
-    assert table[-1] == "| imitates needs | | <= 0.05 | 0.87-1.07 | 1.10-1.34 | <= 0.08 |"
+    assert table[-1] == "| imitates needs | | <= 0.05 | 0.87 to 1.07 | 1.10 to 1.34 | <= 0.08 |"
     # From minute 0: every evaluation, the two falling ones and the imitating ones included.
     assert skill_report(tmp_path / "run", 0.0, 100)[6].startswith("  stand 8/10; speed within 10 % 10/10;")
     assert "imitate 3/10" in skill_report(tmp_path / "run", 0.0, 100)[6]
@@ -321,17 +321,26 @@ def test_report_counts_the_late_window_and_tabulates_the_run(tmp_path: Path) -> 
     ("args", "fragment"),
     [
         (["--report", "nowhere"], "no skill.csv in nowhere"),
-        (["--report", "run", "--out", "x"], "--report reads a finished run"),
-        (["--report", "run", "seed=1"], "--report reads a finished run"),
+        (["--report", "run", "--out", "x"], "--report reads a finished run; drop --out"),
+        (["--report", "run", "seed=1", "--eval-every", "5"], "finished run; drop --eval-every, seed=1"),
         (["--report", "run", "--samples", "10"], "not allowed with argument"),
         (["--samples", "10", "--from-minutes", "3"], "--from-minutes applies to --report only"),
-        (["--report", "run", "--table-every", "0"], "--table-every must be positive"),
+        (["--samples", "10", "--table-every", "3"], "--table-every applies to --report only"),
+        (["--report", "run", "--table-every", "0"], "--table-every must be positive, got 0"),
+        (["--report", "run", "--from-minutes", "nan"], "--from-minutes must be 0 or more, got nan"),
+        (["--report", "empty"], "holds no evaluation yet"),
+        (["--report", "other"], "not a bench skill CSV (no column"),
+        (["--report", "blank"], "line 2: epoch '' is not a number"),
     ],
 )
 def test_report_errors_are_one_line(tmp_path: Path, args: list[str], fragment: str) -> None:
     _finished_run(tmp_path / "run")
+    for name, text in (("empty", ",".join(report.COLUMNS)), ("other", "epoch,samples\n1,2"),
+                       ("blank", ",".join(report.COLUMNS) + "\n" + "," * (len(report.COLUMNS) - 1))):  # fmt: skip
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "skill.csv").write_text(text + "\n")
     result = run_python(["-m", "isaacgymenvs.bench", "skill", *args], tmp_path)
-    assert result.returncode == 2
+    assert result.returncode == (1 if args[1] in ("empty", "other", "blank") else 2)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], result.stderr[-2000:]
 
@@ -341,3 +350,18 @@ def test_report_from_the_command_line(tmp_path: Path) -> None:
     result = run_python(["-m", "isaacgymenvs.bench", "skill", "--report", "run", "--from-minutes", "0"], tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "imitate 3/10" in result.stdout and "| 60 (stands, imitates) |" in result.stdout
+
+
+def test_window_of_a_clip_without_strides_or_forward_motion() -> None:
+    rows = [_row(20, clip_forward_speed_mps=0.0, clip_stride_length_m=math.nan, forward_speed_mps=0.0,
+                 stride_length_m=math.nan, key_body_error_m=math.nan), _row(40, clip_forward_speed_mps=0.0,
+                 clip_stride_length_m=math.nan, forward_speed_mps=0.05, stride_length_m=math.nan)]  # fmt: skip
+    lines = report.window_lines(rows, 0.0)
+    # Standing still in place of a clip that stands still: speed within the 0.1 m/s floor, no stride asked for.
+    assert lines[1] == "  stand 2/2; speed within 10 % 2/2; stride within 10 % 2/2; DTW <= 0.08 m 1/2; imitate 1/2"
+    assert lines[2] == (
+        "  medians: speed 0.03 m/s (clip 0.00), stride n/a (clip n/a; longest n/a), DTW 0.050 m (best 0.050), "
+        "stride period n/a (clip n/a)"
+    )
+    assert report.epoch_table(rows, 20)[-2:] == ["| clip | | | 0.00 | n/a | |", "| imitates needs | | <= 0.05 | "
+                                                 "-0.10 to 0.10 | any | <= 0.08 |"]  # fmt: skip

@@ -2,8 +2,8 @@
 
 Runs ``launch.py`` and ``examples/train_skrl_amp.py`` one after the other, each in a fresh process with the same Hydra
 overrides (``task=HumanoidAMP``, the train config's horizon, minibatches, mini-epochs, networks, learning rate and
-loss weights; skrl's side translates them, ``isaacgymenvs/learning/skrl_amp.py``; the logistic discriminator, the only
-one skrl has), for the same number of
+loss weights; skrl's side translates them, ``isaacgymenvs/learning/skrl_amp.py``; the logistic discriminator and added
+rewards, all that skrl has), for the same number of
 rollout-and-update iterations, so both see the same number of environment samples. It reports
 
 * throughput: the median over iterations after the first of samples per second of wall time (rollout and update);
@@ -153,7 +153,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.epochs < 4:
         parser.error("--epochs must be at least 4 (the summary reports each quarter of the run)")
-    # skrl's agent has only the original's logistic discriminator: ours uses it too, whatever the default.
+    # skrl's agent has only the original's logistic discriminator and added rewards: ours uses them too, whatever the
+    # default, and asking for others is refused before either learner runs.
+    for key, only in (("disc_reward_type", "log"), ("reward_combine", "add")):
+        asked = [
+            o for o in args.overrides if "=" in o and o.split("=")[0].endswith(f".{key}") and o.split("=", 1)[1] != only
+        ]
+        if asked:
+            parser.error(f"{asked[0]}: skrl's AMP agent has only {key} {only}; drop it")
     overrides = ["task=HumanoidAMP", f"seed={args.seed}", "train.params.config.disc_reward_type=log", *args.overrides]
     every = max(1, args.epochs // 10)
     print(machine_description())

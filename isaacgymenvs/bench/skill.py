@@ -38,7 +38,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from isaacgymenvs.bench.skill_report import Trained, epoch_table, plot, read_rows, summary_lines, window_lines
+from isaacgymenvs.bench.skill_report import (
+    SkillCsvError,
+    epoch_table,
+    plot,
+    read_rows,
+    summary_lines,
+    window_lines,
+)
 
 # Heavy modules (torch, the task, rl_games) are imported once the command line has been read, so that a mistake on it
 # is answered at once.
@@ -65,24 +72,40 @@ def _parse(arguments: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument(
         "--until", choices=("stands", "imitates"), help="also end training once an evaluation meets this threshold"
     )
-    parser.add_argument("--eval-every", type=int, default=DEFAULT_EVAL_EVERY, help="epochs between evaluations")
-    parser.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help="episodes per evaluation")
-    parser.add_argument("--eval-envs", type=int, default=DEFAULT_EVAL_ENVS, help="environments of the evaluation task")
+    parser.add_argument("--eval-every", type=int, help=f"epochs between evaluations (default {DEFAULT_EVAL_EVERY})")
+    parser.add_argument("--episodes", type=int, help=f"episodes per evaluation (default {DEFAULT_EPISODES})")
+    parser.add_argument("--eval-envs", type=int, help=f"environments of the evaluation (default {DEFAULT_EVAL_ENVS})")
     parser.add_argument("--out", type=Path, help="output folder (default runs/skill_<date_time>)")
     budget.add_argument("--report", type=Path, metavar="DIR", help="train nothing; report the run in DIR")
-    parser.add_argument("--from-minutes", type=float, help="--report: the late window's start (training minutes)")
-    parser.add_argument("--table-every", type=int, default=200, help="--report: epochs between table rows")
+    parser.add_argument(
+        "--from-minutes", type=float, help="with --report: the late window's start (default: its last quarter)"
+    )
+    parser.add_argument(
+        "--table-every",
+        type=int,
+        help="with --report: epochs between table rows (default 200; a multiple of --eval-every)",
+    )
     options = parser.parse_args([a for a in arguments if a not in overrides])
+    training_only = ("until", "eval_every", "episodes", "eval_envs", "out")
     if options.report is not None:
-        if overrides or options.out or options.until:
-            raise _BadInputError("--report reads a finished run; drop the overrides, --out and --until")
-        if options.table_every <= 0 or (options.from_minutes is not None and options.from_minutes < 0):
-            raise _BadInputError("--table-every must be positive and --from-minutes not negative")
+        given = [f"--{name.replace('_', '-')}" for name in training_only if getattr(options, name) is not None]
+        if overrides or given:
+            raise _BadInputError(f"--report reads a finished run; drop {', '.join(given + overrides)}")
+        if options.from_minutes is not None and not options.from_minutes >= 0:
+            raise _BadInputError(f"--from-minutes must be 0 or more, got {options.from_minutes:g}")
+        options.table_every = 200 if options.table_every is None else options.table_every
+        if not options.table_every > 0:
+            raise _BadInputError(f"--table-every must be positive, got {options.table_every}")
         if not (options.report / "skill.csv").is_file():
             raise _BadInputError(f"no skill.csv in {options.report}; give the --out folder of a bench skill run")
         return options, overrides
-    if options.from_minutes is not None:
-        raise _BadInputError("--from-minutes applies to --report only")
+    for name in ("from_minutes", "table_every"):
+        if getattr(options, name) is not None:
+            raise _BadInputError(f"--{name.replace('_', '-')} applies to --report only")
+    defaults = {"eval_every": DEFAULT_EVAL_EVERY, "episodes": DEFAULT_EPISODES, "eval_envs": DEFAULT_EVAL_ENVS}
+    for name, default in defaults.items():
+        if getattr(options, name) is None:
+            setattr(options, name, default)
     for name in ("minutes", "samples", "eval_every", "episodes", "eval_envs"):
         value = getattr(options, name)
         if value is not None and not value > 0:
@@ -128,22 +151,28 @@ def _prepare(options: argparse.Namespace, overrides: list[str]) -> tuple[Any, An
 
 
 def report(folder: Path, from_minutes: float | None, table_every: int) -> list[str]:
-    """The lines ``--report`` prints for the run in ``folder`` (see the module docstring)."""
+    """The lines ``--report`` prints for the run in ``folder`` (see the module docstring); :class:`SkillCsvError` for
+    a CSV without evaluations or not written by this benchmark."""
     rows = read_rows(folder / "skill.csv")
     if not rows:
-        return [f"{folder / 'skill.csv'} holds no evaluation"]
+        raise SkillCsvError(f"{folder / 'skill.csv'} holds no evaluation yet")
     last = rows[-1]
     clip = "the clip"
     config = folder / "config.yaml"
     if config.is_file():  # the launcher's resolved config, beside the CSV
         import yaml
 
-        clip = str(yaml.safe_load(config.read_text())["task"]["env"]["motion_file"])
-    trained = Trained(int(last["epoch"]), int(last["samples"]), last["train_minutes"] * 60)
+        try:
+            clip = str(yaml.safe_load(config.read_text())["task"]["env"]["motion_file"])
+        except (yaml.YAMLError, KeyError, TypeError):
+            clip = f"the clip (unreadable {config.name})"
+    # The totals of training are not in the CSV: the last evaluation stands for them.
+    lines = summary_lines(rows, clip, int(last["episodes"]), None)
+    lines.append(
+        f"last evaluation: epoch {last['epoch']}, {last['samples']:,} samples, {last['train_minutes']:.2f} training "
+        "minutes"
+    )
     start = 0.75 * last["train_minutes"] if from_minutes is None else from_minutes
-    lines = summary_lines(rows, clip, int(last["episodes"]), trained)[:-1]  # totals: of the evaluations, not training
-    lines.append(f"last evaluation: epoch {trained.epochs}, {trained.samples:,} samples, {last['train_minutes']:.2f} "
-                 "training minutes")  # fmt: skip
     return [*lines, "", *window_lines(rows, start), "", *epoch_table(rows, table_every)]
 
 
@@ -154,7 +183,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if options.report is not None:
-        print("\n".join(report(options.report, options.from_minutes, options.table_every)))
+        try:
+            print("\n".join(report(options.report, options.from_minutes, options.table_every)))
+        except SkillCsvError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         return 0
     from isaacgymenvs.bench.skill_observer import SkillObserver
     from isaacgymenvs.launcher import RUN_INPUT_ERRORS, UsageError, run

@@ -75,15 +75,24 @@ def stands(row: Row) -> bool:
     return row["fall_rate"] <= STANDS_FALL_RATE + _SLACK
 
 
+def speed_matches(row: Row) -> bool:
+    """The forward speed is the clip's (:func:`within`)."""
+    return within(row["forward_speed_mps"], row["clip_forward_speed_mps"], SPEED_FLOOR)
+
+
+def stride_matches(row: Row) -> bool:
+    """The median stride is the clip's (:func:`within`)."""
+    return within(row["stride_length_m"], row["clip_stride_length_m"], STRIDE_FLOOR)
+
+
+def poses_match(row: Row) -> bool:
+    """The DTW hand/foot position error is at most :data:`DTW_LIMIT`."""
+    return row["key_body_error_m"] <= DTW_LIMIT + _SLACK
+
+
 def imitates(row: Row) -> bool:
-    """:func:`stands`, with the clip's forward speed and stride (:func:`within`) and DTW hand/foot position error
-    at most :data:`DTW_LIMIT`."""
-    return (
-        stands(row)
-        and within(row["forward_speed_mps"], row["clip_forward_speed_mps"], SPEED_FLOOR)
-        and within(row["stride_length_m"], row["clip_stride_length_m"], STRIDE_FLOOR)
-        and row["key_body_error_m"] <= DTW_LIMIT + _SLACK
-    )
+    """:func:`stands`, with the clip's forward speed and stride and its hand and foot poses (the three tests above)."""
+    return stands(row) and speed_matches(row) and stride_matches(row) and poses_match(row)
 
 
 def first_met(rows: list[Row], test: Callable[[Row], bool]) -> Row | None:
@@ -135,10 +144,10 @@ def _closest(rows: list[Row], key: str, clip_key: str) -> Row | None:
     return min(known, key=lambda row: abs(row[key] - row[clip_key]) / max(abs(row[clip_key]), 1e-9), default=None)
 
 
-def summary_lines(rows: list[Row], clip: str, episodes: int, trained: Trained) -> list[str]:
+def summary_lines(rows: list[Row], clip: str, episodes: int, trained: Trained | None) -> list[str]:
     """For ``stands`` and ``imitates``: the samples and training minutes at the first evaluation that met it, or "not
-    reached" with the best values seen (for ``imitates``, among the evaluations that stand); then the totals of
-    training and evaluation."""
+    reached" with the best values seen (for ``imitates``, among the evaluations that stand); then, given ``trained``,
+    the totals of training and evaluation."""
     lines = [f"time to skill on {clip} ({episodes} episodes per evaluation, deterministic actions):"]
     if not rows:
         return [*lines, "  no evaluation yet"]
@@ -169,6 +178,8 @@ def summary_lines(rows: list[Row], clip: str, episodes: int, trained: Trained) -
             f"stride {_number(stride['stride_length_m'], '{:.2f}', ' m')} "
             f"(clip {_number(stride['clip_stride_length_m'], '{:.2f}')}), DTW {error['key_body_error_m']:.3f} m"
         )
+    if trained is None:
+        return lines
     evaluation = sum(row["eval_seconds"] for row in rows)
     lines.append(
         f"training: {trained.epochs} epochs, {trained.samples:,} samples, {trained.seconds / 60:.2f} training minutes; "
@@ -184,13 +195,23 @@ def _band(row: Row, key: str, floor: float) -> str:
     if not math.isfinite(target):
         return "any"
     band = max(GAIT_TOLERANCE * abs(target), floor)
-    return f"{target - band:.2f}-{target + band:.2f}"
+    return f"{target - band:.2f} to {target + band:.2f}"
+
+
+def _stride_period(stride: float, speed: float) -> float:
+    """Seconds per stride at ``speed`` (nan when there is no stride or no forward motion)."""
+    return stride / speed if math.isfinite(stride) and math.isfinite(speed) and speed > 0 else math.nan
+
+
+def _median(values: list[float], template: str, unit: str = "") -> str:
+    known = [value for value in values if math.isfinite(value)]
+    return _number(statistics.median(known), template, unit) if known else "n/a"
 
 
 def window_lines(rows: list[Row], from_minutes: float) -> list[str]:
     """How the evaluations from training minute ``from_minutes`` on fare against each part of ``imitates`` (counts),
-    with the medians of speed, stride and DTW error: whether a gait, once reached, holds (single evaluations are
-    noisy)."""
+    with the medians of speed, stride, DTW error and seconds per stride: whether a gait, once reached, holds (single
+    evaluations are noisy)."""
     late = [row for row in rows if row["train_minutes"] >= from_minutes]
     head = f"from training minute {from_minutes:g} on"
     if not late:
@@ -200,28 +221,24 @@ def window_lines(rows: list[Row], from_minutes: float) -> list[str]:
     def count(test: Callable[[Row], bool]) -> str:
         return f"{sum(map(test, late))}/{len(late)}"
 
-    def median(key: str, template: str) -> str:
-        values = [row[key] for row in late if math.isfinite(row[key])]
-        return template.format(statistics.median(values)) if values else "n/a"
+    def column(key: str) -> list[float]:
+        return [row[key] for row in late]
 
-    strides = [row["stride_length_m"] for row in late if math.isfinite(row["stride_length_m"])]
-    periods = [row["stride_length_m"] / row["forward_speed_mps"] for row in late if row["forward_speed_mps"] > 0]
-    periods = [period for period in periods if math.isfinite(period)]
-    clip_period = clip["clip_stride_length_m"] / clip["clip_forward_speed_mps"]
+    strides = [value for value in column("stride_length_m") if math.isfinite(value)]
+    errors = [value for value in column("key_body_error_m") if math.isfinite(value)]
+    periods = [_stride_period(row["stride_length_m"], row["forward_speed_mps"]) for row in late]
+    clip_period = _stride_period(clip["clip_stride_length_m"], clip["clip_forward_speed_mps"])
+    tolerance = f"within {GAIT_TOLERANCE * 100:g} %"
     return [
         f"{head} ({len(late)} evaluations, epochs {late[0]['epoch']:.0f}-{clip['epoch']:.0f}):",
-        f"  stand {count(stands)}; speed within {GAIT_TOLERANCE * 100:g} % "
-        f"{count(lambda row: within(row['forward_speed_mps'], row['clip_forward_speed_mps'], SPEED_FLOOR))}; "
-        f"stride within {GAIT_TOLERANCE * 100:g} % "
-        f"{count(lambda row: within(row['stride_length_m'], row['clip_stride_length_m'], STRIDE_FLOOR))}; "
-        f"DTW <= {DTW_LIMIT:g} m {count(lambda row: row['key_body_error_m'] <= DTW_LIMIT + _SLACK)}; "
-        f"imitate {count(imitates)}",
-        f"  medians: speed {median('forward_speed_mps', '{:.2f}')} m/s (clip {clip['clip_forward_speed_mps']:.2f}), "
-        f"stride {median('stride_length_m', '{:.2f}')} m (clip {clip['clip_stride_length_m']:.2f}; longest "
-        + (f"{max(strides):.2f}" if strides else "n/a")
-        + f"), DTW {median('key_body_error_m', '{:.3f}')} m (best {min(row['key_body_error_m'] for row in late):.3f}), "
-        + (f"{statistics.median(periods):.2f}" if periods else "n/a")
-        + f" s per stride (clip {clip_period:.2f})",
+        f"  stand {count(stands)}; speed {tolerance} {count(speed_matches)}; stride {tolerance} "
+        f"{count(stride_matches)}; DTW <= {DTW_LIMIT:g} m {count(poses_match)}; imitate {count(imitates)}",
+        f"  medians: speed {_median(column('forward_speed_mps'), '{:.2f}', ' m/s')} "
+        f"(clip {_number(clip['clip_forward_speed_mps'], '{:.2f}')}), "
+        f"stride {_median(strides, '{:.2f}', ' m')} (clip {_number(clip['clip_stride_length_m'], '{:.2f}')}; "
+        f"longest {_number(max(strides, default=math.nan), '{:.2f}')}), "
+        f"DTW {_median(errors, '{:.3f}', ' m')} (best {_number(min(errors, default=math.nan), '{:.3f}')}), "
+        f"stride period {_median(periods, '{:.2f}', ' s')} (clip {_number(clip_period, '{:.2f}')})",
     ]
 
 
@@ -247,7 +264,8 @@ def epoch_table(rows: list[Row], every: int) -> list[str]:
             )
     if rows:
         clip = rows[-1]
-        lines.append(f"| clip | | | {clip['clip_forward_speed_mps']:.2f} | {clip['clip_stride_length_m']:.2f} | |")
+        speed, stride = (_number(clip[f"clip_{key}"], "{:.2f}") for key in ("forward_speed_mps", "stride_length_m"))
+        lines.append(f"| clip | | | {speed} | {stride} | |")
         lines.append(
             f"| imitates needs | | <= {STANDS_FALL_RATE:g} | {_band(clip, 'forward_speed_mps', SPEED_FLOOR)} | "
             f"{_band(clip, 'stride_length_m', STRIDE_FLOOR)} | <= {DTW_LIMIT:g} |"
@@ -255,23 +273,33 @@ def epoch_table(rows: list[Row], every: int) -> list[str]:
     return lines
 
 
+class SkillCsvError(ValueError):
+    """A file that is not a ``skill.csv`` of ``bench skill`` (one line: the file and what is wrong)."""
+
+
 def read_rows(path: Path) -> list[Row]:
-    """The rows of a ``skill.csv`` as numbers (booleans as 0/1, blanks as nan), epochs and samples as ints."""
+    """The rows of a ``skill.csv`` as numbers (booleans as 0/1, blanks as nan), epochs and samples as ints;
+    :class:`SkillCsvError` when a column is missing or an epoch or sample count is not a number."""
     with path.open(newline="") as stream:
         records = list(csv.DictReader(stream))
+    missing = [column for column in COLUMNS if records and column not in records[0]]
+    if missing:
+        raise SkillCsvError(f"{path}: not a bench skill CSV (no column {', '.join(missing)})")
     rows = []
-    for record in records:
+    for number, record in enumerate(records, start=2):
         row: Row = {}
         for key, text in record.items():
-            if text in ("True", "False"):
-                row[key] = float(text == "True")
-            elif key in ("epoch", "samples", "episodes"):
-                row[key] = int(float(text))
-            else:
-                try:
+            try:
+                if text in ("True", "False"):
+                    row[key] = float(text == "True")
+                elif key in ("epoch", "samples", "episodes"):
+                    row[key] = int(float(text))
+                else:
                     row[key] = float(text)
-                except ValueError:
-                    row[key] = math.nan
+            except (TypeError, ValueError):
+                if key in ("epoch", "samples", "episodes"):
+                    raise SkillCsvError(f"{path}, line {number}: {key} {text!r} is not a number") from None
+                row[key] = math.nan
         rows.append(row)
     return rows
 

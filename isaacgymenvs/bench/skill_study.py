@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from isaacgymenvs.bench.runs import PROJECT_ROOT
-from isaacgymenvs.bench.skill_report import read_rows
+from isaacgymenvs.bench.skill_report import SkillCsvError, read_rows
 
 REFERENCE_RUN_CLIP = PROJECT_ROOT.parent / "shared" / "reference_data" / "amp_humanoid_run.npy"
 
@@ -202,14 +202,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {REFERENCE_RUN_CLIP} not found: the cmu_run variant is skipped", flush=True)
         names.remove("cmu_run")
     args.out.mkdir(parents=True, exist_ok=True)
-    for name in names if not args.report_only else []:
-        if _finished(args.out / name, args.samples):
-            print(f"study: {name}: done before, kept", flush=True)
-            continue
-        if (args.out / name).exists():  # an interrupted run: start it again
-            shutil.rmtree(args.out / name)
-        run_variant(name, args.samples, args.out, args.seed, args.overrides)
-    lines = compare(args.out, names, args.samples)
+    try:
+        for name in names if not args.report_only else []:
+            if _finished(args.out / name, args.samples):
+                print(f"study: {name}: done before, kept", flush=True)
+                continue
+            if (args.out / name).exists():  # an interrupted run: start it again
+                shutil.rmtree(args.out / name)
+            run_variant(name, args.samples, args.out, args.seed, args.overrides)
+        lines = compare(args.out, names, args.samples)
+    except SkillCsvError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     (args.out / "compare.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"study: {args.out / 'compare.md'}, {args.out / 'compare.png'}")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -268,8 +269,9 @@ def summarize(
     references: list[Episode],
     reference_features: np.ndarray,
     seed: int,
+    *,
     feature_gaps: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """Every metric of a subject's ``episodes`` against the clips ``references`` and reference AMP features
     ``[N, 105]`` (see the module docstring); with ``feature_gaps``, also the AMP features farthest from the
     reference's under that key (:mod:`~isaacgymenvs.eval.feature_gaps`)."""

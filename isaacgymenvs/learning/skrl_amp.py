@@ -173,10 +173,14 @@ def agent_config(
     input normalisation. Logs once per update; checkpoints every ``save_frequency`` updates."""
     num_envs, device = env.num_envs, env.device
     amp: AMPConfig = check_train_params(params, num_envs, training=training)[0]
-    if amp.disc_reward_type is not DiscRewardType.log or amp.reward_combine is not RewardCombine.add:
+    supported = {"disc_reward_type": DiscRewardType.log, "reward_combine": RewardCombine.add}
+    unsupported = [
+        f"train.params.config.{key}={kind.value}" for key, kind in supported.items() if getattr(amp, key) is not kind
+    ]
+    if unsupported:
         raise ConfigError(
-            "skrl's AMP agent has only the original's logistic discriminator and added rewards; "
-            "set train.params.config.disc_reward_type=log and train.params.config.reward_combine=add"
+            "skrl's AMP agent has only the original's logistic discriminator and added rewards; set "
+            + " ".join(unsupported)
         )
     config = params["config"]
     horizon = int(config["horizon_length"])

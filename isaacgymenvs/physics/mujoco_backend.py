@@ -40,15 +40,12 @@ from isaacgymenvs.physics import kinematics as kin
 from isaacgymenvs.physics.backend import BackendConfig, LazyBodyVelocities, PhysicsBackend
 from isaacgymenvs.physics.joint_mapping import HingeJointMap
 from isaacgymenvs.physics.mujoco_log import install_warning_handler
-from isaacgymenvs.physics.mujoco_model import ModelError, compile_model, find_elements, motor_efforts
+from isaacgymenvs.physics.mujoco_model import START_TIME, ModelError, compile_model, find_elements, motor_efforts
 from isaacgymenvs.utils import rotations as rot
 from isaacgymenvs.utils.kernels import Kernel
 
 # A joint or root moving faster than this (rad/s or m/s) means the simulation has blown up.
 UNSTABLE_VELOCITY = 1.0e3
-# Every simulation's clock starts here (s), never at 0: MuJoCo restarts a blown-up simulation's clock at 0, so a clock
-# behind its expected value reveals the engine's own resets, even right after one of ours.
-START_TIME = 1.0
 
 
 def available_cores() -> int:

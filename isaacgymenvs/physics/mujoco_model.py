@@ -18,6 +18,10 @@ import numpy as np
 from isaacgymenvs.motion.skeleton import JointLayout
 from isaacgymenvs.physics.backend import BackendConfig
 
+# Every simulation's clock starts here (s), never at 0: MuJoCo restarts a blown-up simulation's clock at 0, so a clock
+# behind its expected value reveals the engine's own resets, even right after one of ours.
+START_TIME = 1.0
+
 
 class ModelError(ValueError):
     """A model file that cannot simulate the character (one line: the file and what is wrong)."""

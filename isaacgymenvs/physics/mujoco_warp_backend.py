@@ -42,8 +42,7 @@ import torch
 from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, JointLayout
 from isaacgymenvs.physics.backend import BackendConfig, LazyBodyVelocities, PhysicsBackend
 from isaacgymenvs.physics.joint_mapping import HingeJointMap
-from isaacgymenvs.physics.mujoco_backend import START_TIME
-from isaacgymenvs.physics.mujoco_model import compile_model, find_elements, motor_efforts
+from isaacgymenvs.physics.mujoco_model import START_TIME, compile_model, find_elements, motor_efforts
 from isaacgymenvs.utils import rotations as rot
 
 # A joint or root moving faster than this (rad/s or m/s) means the world has blown up (as in the C backend).
