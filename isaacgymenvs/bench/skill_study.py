@@ -41,7 +41,11 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
         "discriminator logit weights initialised in +-0.01",
         ["train.params.network.disc.logit_init_scale=0.01"],
     ),
-    "lr_2e-4": ("learning rate 2e-4 instead of 5e-5", ["train.params.config.learning_rate=2e-4"]),
+    "lr_2e-4": (
+        "learning rate 2e-4 instead of 5e-5 (the CPU default since the gait study)",
+        ["train.params.config.learning_rate=2e-4"],
+    ),
+    "lr_5e-5": ("the original's learning rate 5e-5", ["train.params.config.learning_rate=5e-5"]),
     "mini_epochs_8": ("8 mini-epochs per epoch instead of 4", ["train.params.config.mini_epochs=8"]),
     "horizon_16": (
         "16-step rollouts, 8,192 samples per epoch (the default since the first study)",
@@ -62,9 +66,11 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "amp_window_4": ("the discriminator sees 4 control steps (0.13 s) instead of 2", ["task.env.numAMPObsSteps=4"]),
     "amp_window_10": ("the discriminator sees 10 control steps (0.33 s) instead of 2", ["task.env.numAMPObsSteps=10"]),
     "least_squares": (
-        "the AMP paper's least-squares discriminator instead of the original's logistic one",
+        "the AMP paper's least-squares discriminator instead of the original's logistic one (the CPU default since "
+        "the gait study)",
         ["train.params.config.disc_reward_type=least_squares"],
     ),
+    "logistic": ("the original's logistic (BCE) discriminator", ["train.params.config.disc_reward_type=log"]),
     "cmu_run": ("the original's CMU run clip (reference data)", [f"task.env.motion_file={REFERENCE_RUN_CLIP}"]),
 }
 # Episode length and fall rate are compared at these sample counts (the closest evaluation at or before each).
