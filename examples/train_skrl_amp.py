@@ -51,7 +51,9 @@ def _logistic_unless_asked(config: dict[str, Any], overrides: list[str]) -> None
     trains with the logistic one, with a note; another asked for on the command line is refused by the adapter with
     one line."""
     train = config["train"]["params"]["config"]
-    asked = any(o.split("=")[0].lstrip("+~").endswith("disc_reward_type") for o in overrides)
+    from isaacgymenvs.resume import override_keys
+
+    asked = "train.params.config.disc_reward_type" in override_keys(overrides)
     if not asked and train.get("disc_reward_type", "log") != "log":
         print(
             f"note: skrl's AMP agent has only the logistic discriminator; the default disc_reward_type "

@@ -155,12 +155,13 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--epochs must be at least 4 (the summary reports each quarter of the run)")
     # skrl's agent has only the original's logistic discriminator and added rewards: ours uses them too, whatever the
     # default, and asking for others is refused before either learner runs.
+    from isaacgymenvs.resume import override_keys
+
+    given = override_keys(args.overrides)
     for key, only in (("disc_reward_type", "log"), ("reward_combine", "add")):
-        asked = [
-            o for o in args.overrides if "=" in o and o.split("=")[0].endswith(f".{key}") and o.split("=", 1)[1] != only
-        ]
-        if asked:
-            parser.error(f"{asked[0]}: skrl's AMP agent has only {key} {only}; drop it")
+        value = given.get(f"train.params.config.{key}", only)
+        if value != only:
+            parser.error(f"train.params.config.{key}={value}: skrl's AMP agent has only {key} {only}; drop it")
     overrides = ["task=HumanoidAMP", f"seed={args.seed}", "train.params.config.disc_reward_type=log", *args.overrides]
     every = max(1, args.epochs // 10)
     print(machine_description())

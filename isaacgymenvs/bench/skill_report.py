@@ -273,6 +273,9 @@ def epoch_table(rows: list[Row], every: int) -> list[str]:
     return lines
 
 
+_COUNT_COLUMNS = ("epoch", "samples", "episodes")  # whole numbers: read as ints, never blank
+
+
 class SkillCsvError(ValueError):
     """A file that is not a ``skill.csv`` of ``bench skill`` (one line: the file and what is wrong)."""
 
@@ -292,12 +295,12 @@ def read_rows(path: Path) -> list[Row]:
             try:
                 if text in ("True", "False"):
                     row[key] = float(text == "True")
-                elif key in ("epoch", "samples", "episodes"):
+                elif key in _COUNT_COLUMNS:
                     row[key] = int(float(text))
                 else:
                     row[key] = float(text)
             except (TypeError, ValueError):
-                if key in ("epoch", "samples", "episodes"):
+                if key in _COUNT_COLUMNS:
                     raise SkillCsvError(f"{path}, line {number}: {key} {text!r} is not a number") from None
                 row[key] = math.nan
         rows.append(row)
