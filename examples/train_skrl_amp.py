@@ -50,9 +50,9 @@ def _logistic_unless_asked(config: dict[str, Any], overrides: list[str]) -> None
     """skrl's AMP agent has only the original's logistic discriminator: a configuration whose default is another
     trains with the logistic one, with a note; another asked for on the command line is refused by the adapter with
     one line."""
-    train = config["train"]["params"]["config"]
-    from isaacgymenvs.resume import override_keys
+    from isaacgymenvs.utils.overrides import override_keys
 
+    train = config["train"]["params"]["config"]
     asked = "train.params.config.disc_reward_type" in override_keys(overrides)
     if not asked and train.get("disc_reward_type", "log") != "log":
         print(

@@ -4,7 +4,7 @@ machine (with the command line's other overrides applied)."""
 from __future__ import annotations
 
 from isaacgymenvs.launcher import CONFIG_GROUP_DEFAULTS, USAGE, compose
-from isaacgymenvs.resume import override_keys
+from isaacgymenvs.utils.overrides import override_keys
 
 # The keys a newcomer needs, in `--help` with the values they resolve to on this machine (README has the same table).
 HELP_KEYS = (

@@ -21,6 +21,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from isaacgymenvs.learning.checkpoints import checkpoint_epoch, newest_checkpoint
+from isaacgymenvs.utils.overrides import override_keys
 
 
 @dataclass(frozen=True)
@@ -43,16 +44,6 @@ RUN_KEYS = (
     RunKey("train.params.network.mlp.units", ("train.params.network.mlp.units",), "policy units", when_playing=True),
     RunKey("train.params.network.disc.units", ("train.params.network.disc.units",), "disc units", when_playing=True),
 )
-
-
-def override_keys(overrides: list[str]) -> dict[str, str]:
-    """The keys set on a Hydra command line (``+``/``++``/``~`` prefixes dropped) and their raw values."""
-    keys = {}
-    for override in overrides:
-        key, separator, value = override.partition("=")
-        if separator:
-            keys[key.lstrip("+~")] = value
-    return keys
 
 
 def run_folder(checkpoint: str | Path) -> Path | None:

@@ -273,6 +273,7 @@ def test_evaluating_does_not_change_training(tiny_run: tuple) -> None:
         (["--episodes", "0", "--samples", "10"], "--episodes must be positive", 2),
         (["--eval-every", "5"], "one of the arguments --minutes --samples --report is required", 2),
         (["--samples", "10", "task.env.motion_file=no_such_clip"], "no_such_clip", 1),
+        (["--samples", "10", "++experiment=mine"], "experiment= is set by this benchmark", 2),
     ],
 )
 def test_command_line_errors_are_one_line(tmp_path: Path, args: list[str], fragment: str, status: int) -> None:

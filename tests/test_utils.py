@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from isaacgymenvs.utils.files import atomic_write
+from isaacgymenvs.utils.overrides import override_keys
 from isaacgymenvs.utils.utils import flush_denormals, set_seed
 
 
@@ -78,3 +79,13 @@ def test_atomic_write_errors_are_os_errors_naming_the_folder(tmp_path: Path) -> 
     with pytest.raises(IsADirectoryError), atomic_write(tmp_path / "taken") as stream:
         stream.write(b"data")
     assert [path.name for path in tmp_path.iterdir()] == ["taken"] and not list((tmp_path / "taken").iterdir())
+
+
+def test_override_keys_drop_prefixes_and_skip_deletions() -> None:
+    given = ["task=HumanoidAMP", "++train.params.config.seed=3", "+x.y=a=b", "~task.sim", "~task.env.k=1"]
+    assert override_keys(given) == {
+        "task": "HumanoidAMP",
+        "train.params.config.seed": "3",
+        "x.y": "a=b",
+        "task.env.k": "1",
+    }

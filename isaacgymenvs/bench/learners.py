@@ -32,6 +32,7 @@ import numpy as np
 
 from isaacgymenvs.bench.runs import LAUNCHER_PROGRESS, PROJECT_ROOT, run_streaming
 from isaacgymenvs.bench.timing import machine_description
+from isaacgymenvs.utils.overrides import override_keys
 
 _SKRL = re.compile(
     r"^update (\d+)/\d+ \| frames (\d+) \| (\d+) samples/s \| episode length ([\d.]+|n/a) \| disc loss ([-\d.e+]+)"
@@ -155,8 +156,6 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--epochs must be at least 4 (the summary reports each quarter of the run)")
     # skrl's agent has only the original's logistic discriminator and added rewards: ours uses them too, whatever the
     # default, and asking for others is refused before either learner runs.
-    from isaacgymenvs.resume import override_keys
-
     given = override_keys(args.overrides)
     for key, only in (("disc_reward_type", "log"), ("reward_combine", "add")):
         value = given.get(f"train.params.config.{key}", only)

@@ -46,6 +46,7 @@ from isaacgymenvs.bench.skill_report import (
     summary_lines,
     window_lines,
 )
+from isaacgymenvs.utils.overrides import override_keys
 
 # Heavy modules (torch, the task, rl_games) are imported once the command line has been read, so that a mistake on it
 # is answered at once.
@@ -110,7 +111,7 @@ def _parse(arguments: list[str]) -> tuple[argparse.Namespace, list[str]]:
         value = getattr(options, name)
         if value is not None and not value > 0:
             raise _BadInputError(f"--{name.replace('_', '-')} must be positive, got {value:g}")
-    if any(o.split("=")[0].lstrip("+~") == "experiment" for o in overrides):
+    if "experiment" in override_keys(overrides):
         raise _BadInputError("experiment= is set by this benchmark; choose the output folder with --out")
     options.out = options.out or Path("runs") / f"skill_{datetime.now().strftime('%Y-%m-%d_%H-%M-%S')}"
     if options.out.exists() and any(options.out.iterdir()):
@@ -135,7 +136,7 @@ def _prepare(options: argparse.Namespace, overrides: list[str]) -> tuple[Any, An
     HumanoidAMPConfig.from_cfg(config["task"])
     train_config = config["train"]["params"]["config"]
     check_train_params(config["train"]["params"], config["task"]["env"]["numEnvs"])
-    user_cap = any(o.split("=")[0].lstrip("+~") == "max_iterations" for o in overrides)
+    user_cap = "max_iterations" in override_keys(overrides)
     epochs = train_config["max_epochs"] if user_cap else -1
     if options.samples is not None:  # the progress lines then show the epochs to go
         needed = math.ceil(options.samples / (train_config["horizon_length"] * config["task"]["env"]["numEnvs"]))
