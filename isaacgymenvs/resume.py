@@ -1,10 +1,10 @@
 """Resuming or playing a checkpoint with the settings of the run that wrote it.
 
 A checkpoint inside a run folder (``runs/<experiment>/nn/<file>.pth``) has the run's resolved config beside it
-(``runs/<experiment>/config.yaml``). When training resumes from it, the run's motion file, environment count and network
-sizes are taken from there unless the command line sets them; when it is played (``test=True``), the motion file and
-network sizes (the environment count is the player's own). A command-line value that differs from the run's is used,
-with one note saying so.
+(``runs/<experiment>/config.yaml``). When training resumes from it, the settings in :data:`RUN_KEYS` (motion file,
+environment count, network sizes, AMP window, constant-feature mask) are taken from there unless the command line sets
+them; when it is played (``test=True``), those a player needs (not the environment count, which is the player's own, nor
+the mask, which only training uses). A command-line value that differs from the run's is used, with one note saying so.
 
 A resumed run writes into its own run folder and keeps its checkpoint names, so epoch numbers and files continue; but
 if that folder already holds a newer checkpoint than the one resumed from, the run goes to a new folder
@@ -43,6 +43,14 @@ RUN_KEYS = (
     RunKey("task.env.numEnvs", ("num_envs", "task.env.numEnvs"), "environments", when_playing=False),
     RunKey("train.params.network.mlp.units", ("train.params.network.mlp.units",), "policy units", when_playing=True),
     RunKey("train.params.network.disc.units", ("train.params.network.disc.units",), "disc units", when_playing=True),
+    # The window sets the discriminator's input size, and its default differs between CPU and CUDA machines.
+    RunKey("task.env.numAMPObsSteps", ("task.env.numAMPObsSteps",), "AMP steps", when_playing=True),
+    RunKey(
+        "train.params.config.amp_mask_constant_features",
+        ("train.params.config.amp_mask_constant_features",),
+        "constant AMP features masked",
+        when_playing=False,
+    ),
 )
 
 

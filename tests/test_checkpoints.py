@@ -146,3 +146,29 @@ def test_an_unreadable_or_hostile_run_config_is_ignored(tmp_path: Path) -> None:
     assert saved_run_config(checkpoint) is None
     (tmp_path / "config.yaml").write_text("task:\n  env:\n    numEnvs: 8\n")
     assert saved_run_config(checkpoint) == {"task": {"env": {"numEnvs": 8}}}
+
+
+def test_saved_run_settings_fill_what_the_command_line_leaves() -> None:
+    """The run's AMP window (which sizes the discriminator) is taken when playing and training; the constant-feature
+    mask only when training; a command-line value wins, with a note."""
+    from omegaconf import OmegaConf
+
+    from isaacgymenvs import compose_config
+    from isaacgymenvs.resume import apply_saved_config
+
+    saved = OmegaConf.to_container(compose_config(["task=HumanoidAMP"]), resolve=True)
+    saved["task"]["env"]["numAMPObsSteps"] = 7
+    saved["train"]["params"]["config"]["amp_mask_constant_features"] = "saved"
+
+    played = compose_config(["task=HumanoidAMP"])
+    notes = apply_saved_config(played, [], saved, playing=True)
+    assert played.task.env.numAMPObsSteps == 7 and "AMP steps 7" in notes[0]
+    assert played.train.params.config.amp_mask_constant_features != "saved"
+
+    trained = compose_config(["task=HumanoidAMP"])
+    apply_saved_config(trained, [], saved, playing=False)
+    assert trained.train.params.config.amp_mask_constant_features == "saved"
+
+    asked = compose_config(["task=HumanoidAMP", "task.env.numAMPObsSteps=3"])
+    notes = apply_saved_config(asked, ["task.env.numAMPObsSteps=3"], saved, playing=True)
+    assert asked.task.env.numAMPObsSteps == 3 and "AMP steps: 3 from the command line (the run used 7)" in notes
