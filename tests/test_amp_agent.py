@@ -328,3 +328,53 @@ def test_features_constant_in_every_demonstration_are_masked(
     else:
         assert "constant over every demonstration" not in printed
         assert seen[:, 3].std() > 0.1
+
+
+def test_warmup_shows_the_newest_steps_until_the_episodes_are_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``amp_warmup_steps: 1`` on a 2-step window: the older step's normalised features reach the discriminator as 0
+    until the training episodes (11 steps in the fake environment) average ``amp_warmup_episode_length``; then the
+    whole window, for good and across a checkpoint."""
+    monkeypatch.setattr(FakeAMPEnv, "num_amp_obs_per_step", OBS, raising=False)  # AMP_OBS = 2 steps of 105
+    torch.manual_seed(3)
+    runner, _ = _runner(tmp_path, amp_warmup_steps=1, amp_warmup_episode_length=11.0)
+    agent = _agent(runner)
+    agent.init_tensors()
+    agent.obs = agent.env_reset()
+    agent._init_train()
+    amp_obs = torch.randn(16, AMP_OBS)
+    agent.set_eval()
+    seen = agent._preproc_amp_obs(amp_obs)
+    assert torch.all(seen[:, OBS:] == 0) and torch.all(seen[:, :OBS] != 0)
+    agent.epoch_num = 1
+    agent.train_epoch()  # 8 steps: no episode has ended yet
+    assert agent._amp_window_mask is not None and "whole" not in capsys.readouterr().out
+    agent.epoch_num = 2
+    agent.train_epoch()  # episodes of 11 steps end
+    assert agent._amp_window_mask is None
+    assert "epoch 2: training episodes average 11 steps; the discriminator now sees its whole 2-step window" in (
+        capsys.readouterr().out
+    )
+    agent.set_eval()
+    assert torch.all(agent._preproc_amp_obs(amp_obs)[:, OBS:] != 0)
+    state = agent.get_full_state_weights()
+    assert state["amp_window_open"] is True
+    resumed = _agent(runner)
+    assert resumed._amp_window_mask is not None
+    resumed.set_full_state_weights(state)
+    assert resumed._amp_window_mask is None
+
+
+def test_warmup_waits_for_episodes_of_the_given_length(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(FakeAMPEnv, "num_amp_obs_per_step", OBS, raising=False)
+    torch.manual_seed(4)
+    runner, _ = _runner(tmp_path, amp_warmup_steps=1, amp_warmup_episode_length=12.0)
+    agent = _agent(runner)
+    agent.init_tensors()
+    agent.obs = agent.env_reset()
+    agent._init_train()
+    for epoch in (1, 2, 3):
+        agent.epoch_num = epoch
+        agent.train_epoch()
+    assert agent._amp_window_mask is not None and agent.get_full_state_weights()["amp_window_open"] is False

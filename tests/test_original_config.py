@@ -40,6 +40,9 @@ ORIGINAL_CONFIG = {
     "disc_reward_w": 1.0,
     "reward_combine": "add",
     "disc_reward_type": "log",
+    # Ours, beyond the original, pinned off: the original has neither.
+    "amp_mask_constant_features": False,
+    "amp_warmup_steps": 0,
 }
 
 

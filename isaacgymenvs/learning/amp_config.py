@@ -57,6 +57,14 @@ class AMPConfig:
     """Beyond the original: AMP features that are constant over every demonstration in the initial demo buffer (the
     DeepMimic clips' neck never moves) are set to that constant in every discriminator input, so that they cannot
     tell the agent from the clip (docs/time_to_skill.md)."""
+    amp_warmup_steps: int = 0
+    """Beyond the original: until the policy stays up (its training episodes average ``amp_warmup_episode_length``
+    steps), the discriminator sees only the newest this-many control steps of its window
+    (``task.env.numAMPObsSteps``); the older steps' normalised features are zero. 0: the whole window from the start. A
+    long window sees the gait's cadence but slows learning to stand; this keeps standing as quick as a short window's
+    (docs/time_to_skill.md)."""
+    amp_warmup_episode_length: float = 100.0
+    """Mean length (control steps) of the training episodes that end, at which the whole window opens for good."""
     checkpoint_replay_max_mb: float = 256.0
     """Save the replay buffer's contents in checkpoints when it is at most this large (MB); else only its counters."""
     metrics_interval: int = 10
@@ -79,11 +87,13 @@ class AMPConfig:
             elif field.name == "disc_reward_type":
                 values[field.name] = _choice(DiscRewardType, value, key)
             elif field.type in ("int",):
-                values[field.name] = _integer(value, key, minimum=1)
+                values[field.name] = _integer(value, key, minimum=0 if field.name == "amp_warmup_steps" else 1)
             elif field.type in ("bool",):
                 values[field.name] = _boolean(value, key)
             elif field.name == "amp_replay_keep_prob":
                 values[field.name] = _number(value, key, minimum=0.0, maximum=1.0)
+            elif field.name == "amp_warmup_episode_length":
+                values[field.name] = _number(value, key, minimum=0.0, positive=True)
             else:
                 values[field.name] = _number(value, key, minimum=0.0)
         amp = cls(**values)

@@ -6,7 +6,9 @@ samples paired with the batch; PPO and discriminator losses in one backward pass
 AMP observations into the replay buffer (all of them until it is full, then each with probability 0.01).
 
 The losses are the pure functions of :mod:`isaacgymenvs.learning.amp_losses`; options beyond the original are
-``reward_combine: mul`` and ``disc_reward_type: least_squares`` (:class:`~isaacgymenvs.learning.amp_config.AMPConfig`).
+``reward_combine: mul``, ``disc_reward_type: least_squares``, ``amp_mask_constant_features`` and a warm-up in which the
+discriminator sees only the newest steps of its window until the policy stays up (``amp_warmup_steps``;
+:class:`~isaacgymenvs.learning.amp_config.AMPConfig`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import math
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from rl_games.algos_torch import torch_ext
 from rl_games.algos_torch.running_mean_std import RunningMeanStd
 
@@ -51,6 +54,7 @@ class AMPAgent(CommonAgent):
         self._latest_amp_obs: torch.Tensor | None = None
         self._amp_constant_mask: torch.Tensor | None = None
         self._amp_constant_values: torch.Tensor | None = None
+        self._amp_window_steps, self._amp_window_mask = self._warmup_window()
 
     def _load_config_params(self, config: dict[str, Any]) -> None:
         super()._load_config_params(config)
@@ -86,6 +90,41 @@ class AMPAgent(CommonAgent):
     def _rank_shared_modules(self) -> list[torch.nn.Module]:
         shared = super()._rank_shared_modules()
         return [*shared, self._amp_input_mean_std] if self.amp.normalize_amp_input else shared
+
+    # --- the discriminator's window -------------------------------------------------------------------------------
+
+    def _warmup_window(self) -> tuple[int, torch.Tensor | None]:
+        """The window's length in control steps, and the mask ``[F]`` (ones on the newest ``amp_warmup_steps`` steps'
+        features, which lead each AMP observation) that the normalised discriminator inputs take until the policy
+        stays up; None when the whole window is seen from the start."""
+        size = self._amp_observation_space.shape[0]
+        per_step = getattr(self.vec_env.env, "num_amp_obs_per_step", size)
+        steps = size // per_step
+        if not 0 < self.amp.amp_warmup_steps < steps:
+            return steps, None
+        mask = torch.zeros(size, device=self.ppo_device)
+        mask[: self.amp.amp_warmup_steps * per_step] = 1.0
+        return steps, mask
+
+    def _maybe_open_window(self) -> None:
+        """Open the whole window for good once the training episodes that ended average ``amp_warmup_episode_length``
+        steps (over every rank, so that all ranks open it in the same epoch)."""
+        if self._amp_window_mask is None:
+            return
+        meter = self.game_lengths
+        length = torch.tensor(float(meter.get_mean()) if meter.current_size > 0 else 0.0)
+        if self.multi_gpu:
+            length = length.to(self.ppo_device)
+            dist.all_reduce(length)
+            length /= self.world_size
+        if float(length) >= self.amp.amp_warmup_episode_length:
+            self._amp_window_mask = None
+            if self.global_rank == 0:
+                print(
+                    f"note: epoch {self.epoch_num}: training episodes average {float(length):.0f} steps; the "
+                    f"discriminator now sees its whole {self._amp_window_steps}-step window (amp_warmup_steps)",
+                    flush=True,
+                )
 
     # --- demonstrations and replay --------------------------------------------------------------------------------
 
@@ -154,7 +193,10 @@ class AMPAgent(CommonAgent):
         demonstrations first take the demonstrations' value (``amp_mask_constant_features``)."""
         if self._amp_constant_mask is not None:
             amp_obs = torch.where(self._amp_constant_mask, self._amp_constant_values, amp_obs)
-        return self._amp_input_mean_std(amp_obs) if self.amp.normalize_amp_input else amp_obs
+        if self.amp.normalize_amp_input:
+            amp_obs = self._amp_input_mean_std(amp_obs)
+        # Masked after normalising, so that the statistics of the older steps are ready when the window opens.
+        return amp_obs if self._amp_window_mask is None else amp_obs * self._amp_window_mask
 
     def _calc_disc_rewards(self, amp_obs: torch.Tensor) -> torch.Tensor:
         """Discriminator rewards ``[..., 1]`` of AMP observations ``[..., F]`` (normaliser in eval mode)."""
@@ -165,6 +207,7 @@ class AMPAgent(CommonAgent):
     # --- the update -----------------------------------------------------------------------------------------------
 
     def _before_update(self, batch_dict: dict[str, Any]) -> None:
+        self._maybe_open_window()
         self._update_amp_demos()
         count = batch_dict["amp_obs"].shape[0]
         batch_dict["amp_obs_demo"] = self._amp_obs_demo_buffer.sample(count)["amp_obs"]
@@ -242,6 +285,8 @@ class AMPAgent(CommonAgent):
         if self._last_disc_rewards is not None:
             writer.add_scalar("info/disc_reward_mean", self._last_disc_rewards.mean().item(), frame)
             writer.add_scalar("info/disc_reward_std", self._last_disc_rewards.std().item(), frame)
+        seen = self._amp_window_steps if self._amp_window_mask is None else self.amp.amp_warmup_steps
+        writer.add_scalar("info/disc_window_steps", seen, frame)
         self._log_convergence_metrics(frame)
 
     def _log_convergence_metrics(self, frame: int) -> None:
@@ -289,10 +334,13 @@ class AMPAgent(CommonAgent):
         megabytes = len(replay) * math.prod(self._amp_observation_space.shape) * 4 / 2**20
         if include_replay and megabytes <= self.amp.checkpoint_replay_max_mb:
             state["amp_replay_buffer"] = replay.state_dict()
+        state["amp_window_open"] = self._amp_window_mask is None
         return state
 
     def set_full_state_weights(self, weights: dict[str, Any], set_epoch: bool = True) -> None:
         super().set_full_state_weights(weights, set_epoch)
+        if weights.get("amp_window_open", False):  # a run resumed after its window opened keeps it open
+            self._amp_window_mask = None
         if "amp_replay_buffer" in weights:
             self._amp_replay_buffer.load_state_dict(weights["amp_replay_buffer"])
         else:
