@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         config = _resolve(compose(overrides))
-        _logistic_unless_asked(config, overrides)
+        _skrl_values_unless_asked(config, overrides)
         return _run(config, skrl_amp, RUNS_DIR)
     except (UsageError, ConfigError, MotionFileError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -46,20 +46,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _logistic_unless_asked(config: dict[str, Any], overrides: list[str]) -> None:
-    """skrl's AMP agent has only the original's logistic discriminator: a configuration whose default is another
-    trains with the logistic one, with a note; another asked for on the command line is refused by the adapter with
-    one line."""
+def _skrl_values_unless_asked(config: dict[str, Any], overrides: list[str]) -> None:
+    """skrl's AMP agent follows some of our options at one value only (``SKRL_AMP_VALUES``: the logistic
+    discriminator, added rewards, no feature mask or warm-up window): a default that differs is replaced by skrl's
+    value, with a note; a value asked for on the command line is left for the adapter to refuse with one line."""
+    from isaacgymenvs.learning.skrl_options import SKRL_AMP_VALUES
     from isaacgymenvs.utils.overrides import override_keys
 
     train = config["train"]["params"]["config"]
-    asked = "train.params.config.disc_reward_type" in override_keys(overrides)
-    if not asked and train.get("disc_reward_type", "log") != "log":
-        print(
-            f"note: skrl's AMP agent has only the logistic discriminator; the default disc_reward_type "
-            f"{train['disc_reward_type']} is replaced by log"
-        )
-        train["disc_reward_type"] = "log"
+    asked = override_keys(overrides)
+    for key, value in SKRL_AMP_VALUES.items():
+        if f"train.params.config.{key}" not in asked and train.get(key, value) != value:
+            print(f"note: skrl's AMP agent has only {key} {value}; the default {train[key]} is replaced by it")
+            train[key] = value
 
 
 def _run(config: dict[str, Any], skrl_amp: Any, runs_dir: str) -> int:

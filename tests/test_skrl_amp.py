@@ -13,12 +13,14 @@ import pytest
 import torch
 from conftest import SMALL_RUN, run_python
 
+from isaacgymenvs.learning.skrl_options import skrl_overrides
 from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError
 
 pytestmark = pytest.mark.sim
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# skrl's agent has only the original's logistic discriminator; the CPU default is the least-squares one.
-LOGISTIC = "train.params.config.disc_reward_type=log"
+# skrl's agent follows some options at one value only (the logistic discriminator, ...), which our CPU defaults differ
+# from.
+SKRL_VALUES = skrl_overrides()
 
 
 def _skrl_amp():
@@ -73,7 +75,7 @@ def test_wrapper_contract_amp_observations_and_auto_reset() -> None:
 def test_train_config_translates_to_skrl() -> None:
     skrl_amp = _skrl_amp()
     env = _wrapper(skrl_amp)
-    params = _config([*SMALL_RUN, LOGISTIC])["train"]["params"]
+    params = _config([*SMALL_RUN, *SKRL_VALUES])["train"]["params"]
     config = skrl_amp.agent_config(params, env, "runs", "x")
     assert (config.rollouts, config.learning_epochs, config.mini_batches) == (8, 2, 2)
     assert config.learning_rate == params["config"]["learning_rate"] > 0 and config.discriminator_batch_size == 64
@@ -83,25 +85,36 @@ def test_train_config_translates_to_skrl() -> None:
     )
     assert config.value_loss_scale == 5.0 and config.grad_norm_clip == 0.0  # truncate_grads: False
     # What skrl's agent cannot do is refused, not silently replaced by the logistic discriminator or added rewards.
-    for change in ({"disc_reward_type": "least_squares"}, {"reward_combine": "mul", "task_reward_w": 1.0}):
+    for change in (
+        {"disc_reward_type": "least_squares"},
+        {"reward_combine": "mul", "task_reward_w": 1.0},
+        {"amp_mask_constant_features": True},
+        {"amp_warmup_steps": 2},
+    ):
         changed = {**params, "config": {**params["config"], **change}}
         with pytest.raises(ConfigError, match="skrl's AMP agent has only the original's logistic discriminator"):
             skrl_amp.agent_config(changed, env, "runs", "x")
 
 
-def test_the_example_trains_a_non_logistic_default_with_the_logistic_discriminator(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_the_example_trains_defaults_skrl_lacks_with_skrl_s_values(capsys: pytest.CaptureFixture[str]) -> None:
     spec = importlib.util.spec_from_file_location("train_skrl_amp", PROJECT_ROOT / "examples" / "train_skrl_amp.py")
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
-    config = {"train": {"params": {"config": {"disc_reward_type": "least_squares"}}}}
-    example._logistic_unless_asked(config, ["seed=1"])
-    assert config["train"]["params"]["config"]["disc_reward_type"] == "log"
-    assert "the default disc_reward_type least_squares is replaced by log" in capsys.readouterr().out
-    asked = {"train": {"params": {"config": {"disc_reward_type": "least_squares"}}}}
-    example._logistic_unless_asked(asked, ["train.params.config.disc_reward_type=least_squares"])
+    ours = {"disc_reward_type": "least_squares", "amp_mask_constant_features": True, "amp_warmup_steps": 2}
+    config = {"train": {"params": {"config": dict(ours)}}}
+    example._skrl_values_unless_asked(config, ["seed=1"])
+    assert config["train"]["params"]["config"] == {
+        "disc_reward_type": "log",
+        "amp_mask_constant_features": False,
+        "amp_warmup_steps": 0,
+    }
+    printed = capsys.readouterr().out
+    assert "skrl's AMP agent has only disc_reward_type log; the default least_squares is replaced by it" in printed
+    assert "only amp_warmup_steps 0; the default 2 is replaced" in printed
+    asked = {"train": {"params": {"config": dict(ours)}}}
+    example._skrl_values_unless_asked(asked, ["train.params.config.disc_reward_type=least_squares"])
     assert asked["train"]["params"]["config"]["disc_reward_type"] == "least_squares"  # the adapter refuses it
+    assert asked["train"]["params"]["config"]["amp_warmup_steps"] == 0
 
 
 def test_a_short_run_lowers_the_discriminator_loss_and_its_checkpoint_loads(tmp_path: Path) -> None:
@@ -111,7 +124,7 @@ def test_a_short_run_lowers_the_discriminator_loss_and_its_checkpoint_loads(tmp_
 
     set_seed(0)
     env = _wrapper(skrl_amp)
-    params = _config([*SMALL_RUN, LOGISTIC])["train"]["params"]
+    params = _config([*SMALL_RUN, *SKRL_VALUES])["train"]["params"]
     agent = skrl_amp.build_agent(env, params, str(tmp_path), "run", total_updates=30)
     skrl_amp.train(env, agent, updates=30)  # 240 timesteps of 16 environments
     losses = [row["disc_loss"] for row in agent.history]

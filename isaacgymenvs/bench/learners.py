@@ -32,6 +32,7 @@ import numpy as np
 
 from isaacgymenvs.bench.runs import LAUNCHER_PROGRESS, PROJECT_ROOT, run_streaming
 from isaacgymenvs.bench.timing import machine_description
+from isaacgymenvs.learning.skrl_options import SKRL_AMP_VALUES, skrl_overrides
 from isaacgymenvs.utils.overrides import override_keys
 
 _SKRL = re.compile(
@@ -154,14 +155,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.epochs < 4:
         parser.error("--epochs must be at least 4 (the summary reports each quarter of the run)")
-    # skrl's agent has only the original's logistic discriminator and added rewards: ours uses them too, whatever the
-    # default, and asking for others is refused before either learner runs.
+    # skrl's agent follows some options at one value only (the original's logistic discriminator, added rewards, no
+    # feature mask or warm-up window): ours uses those values too, whatever the defaults, and asking for others is
+    # refused before either learner runs.
     given = override_keys(args.overrides)
-    for key, only in (("disc_reward_type", "log"), ("reward_combine", "add")):
-        value = given.get(f"train.params.config.{key}", only)
-        if value != only:
+    for key, only in SKRL_AMP_VALUES.items():
+        value = given.get(f"train.params.config.{key}", str(only))
+        if value != str(only):
             parser.error(f"train.params.config.{key}={value}: skrl's AMP agent has only {key} {only}; drop it")
-    overrides = ["task=HumanoidAMP", f"seed={args.seed}", "train.params.config.disc_reward_type=log", *args.overrides]
+    overrides = ["task=HumanoidAMP", f"seed={args.seed}", *skrl_overrides(), *args.overrides]
     every = max(1, args.epochs // 10)
     print(machine_description())
     print(f"both learners: {args.epochs} iterations, overrides {' '.join(overrides)}", flush=True)

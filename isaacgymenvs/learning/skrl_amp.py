@@ -44,8 +44,8 @@ except ImportError as error:  # skrl missing, or a 1.x release with another layo
     ) from None
 
 from isaacgymenvs.learning.amp_config import AMPConfig, check_train_params
-from isaacgymenvs.learning.amp_losses import DiscRewardType, RewardCombine
 from isaacgymenvs.learning.checkpoints import CheckpointError, atomic_torch_save, read_checkpoint_file
+from isaacgymenvs.learning.skrl_options import SKRL_AMP_VALUES
 from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError
 from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP
 
@@ -173,14 +173,15 @@ def agent_config(
     input normalisation. Logs once per update; checkpoints every ``save_frequency`` updates."""
     num_envs, device = env.num_envs, env.device
     amp: AMPConfig = check_train_params(params, num_envs, training=training)[0]
-    supported = {"disc_reward_type": DiscRewardType.log, "reward_combine": RewardCombine.add}
     unsupported = [
-        f"train.params.config.{key}={kind.value}" for key, kind in supported.items() if getattr(amp, key) is not kind
+        f"train.params.config.{key}={value}"
+        for key, value in SKRL_AMP_VALUES.items()
+        if getattr(getattr(amp, key), "value", getattr(amp, key)) != value
     ]
     if unsupported:
         raise ConfigError(
-            "skrl's AMP agent has only the original's logistic discriminator and added rewards; set "
-            + " ".join(unsupported)
+            "skrl's AMP agent has only the original's logistic discriminator and added rewards, and no feature mask "
+            "or warm-up window; set " + " ".join(unsupported)
         )
     config = params["config"]
     horizon = int(config["horizon_length"])
