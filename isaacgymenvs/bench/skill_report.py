@@ -213,7 +213,7 @@ def window_lines(rows: list[Row], from_minutes: float) -> list[str]:
     with the medians of speed, stride, DTW error and seconds per stride: whether a gait, once reached, holds (single
     evaluations are noisy)."""
     late = [row for row in rows if row["train_minutes"] >= from_minutes]
-    head = f"from training minute {from_minutes:g} on"
+    head = f"from training minute {round(from_minutes, 2):g} on"
     if not late:
         return [f"{head}: no evaluation"]
     clip = late[-1]
