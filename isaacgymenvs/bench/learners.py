@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     given = override_keys(args.overrides)
     for key, only in SKRL_AMP_VALUES.items():
         value = given.get(f"train.params.config.{key}", str(only))
-        if value != str(only):
+        if value.lower() != str(only).lower():  # Hydra reads false and False alike
             parser.error(f"train.params.config.{key}={value}: skrl's AMP agent has only {key} {only}; drop it")
     overrides = ["task=HumanoidAMP", f"seed={args.seed}", *skrl_overrides(), *args.overrides]
     every = max(1, args.epochs // 10)
