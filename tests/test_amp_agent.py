@@ -169,6 +169,15 @@ def _agent(runner: Runner) -> Any:
     return runner.algo_factory.create(runner.algo_name, base_name="run", params=copy.deepcopy(runner.params))
 
 
+def _started_agent(runner: Runner) -> Any:
+    """An agent ready for ``train_epoch``: buffers made, environments reset, demonstration buffer filled."""
+    agent = _agent(runner)
+    agent.init_tensors()
+    agent.obs = agent.env_reset()
+    agent._init_train()
+    return agent
+
+
 def test_disc_logit_init_scale_is_configurable(tmp_path: Path) -> None:
     """``network.disc.logit_init_scale`` sets the logit layer's uniform range (the original's 1.0 by default)."""
     runner, _ = _runner(tmp_path)
@@ -214,10 +223,7 @@ def test_network_matches_the_original(tmp_path: Path) -> None:
 def test_update_trains_the_discriminator(tmp_path: Path) -> None:
     torch.manual_seed(0)
     runner, envs = _runner(tmp_path)
-    agent = _agent(runner)
-    agent.init_tensors()
-    agent.obs = agent.env_reset()
-    agent._init_train()
+    agent = _started_agent(runner)
     assert envs[0].demo_calls == 8  # 256 demo slots filled in batches of 32
     disc_losses, accuracies = [], []
     for _ in range(12):
@@ -239,10 +245,7 @@ def test_update_trains_the_discriminator(tmp_path: Path) -> None:
 def test_least_squares_and_multiplicative_options(tmp_path: Path) -> None:
     torch.manual_seed(1)
     runner, _ = _runner(tmp_path, disc_reward_type="least_squares", reward_combine="mul", task_reward_w=1.0)
-    agent = _agent(runner)
-    agent.init_tensors()
-    agent.obs = agent.env_reset()
-    agent._init_train()
+    agent = _started_agent(runner)
     agent.epoch_num = 1
     agent.train_epoch()
     rewards = agent._last_disc_rewards
@@ -311,10 +314,7 @@ def test_features_constant_in_every_demonstration_are_masked(
     monkeypatch.setattr(FakeAMPEnv, "fetch_amp_obs_demo", fetch_with_a_constant)
     torch.manual_seed(2)
     runner, _ = _runner(tmp_path, amp_mask_constant_features=mask)
-    agent = _agent(runner)
-    agent.init_tensors()
-    agent.obs = agent.env_reset()
-    agent._init_train()
+    agent = _started_agent(runner)
     agent.set_eval()
     agent_obs = torch.randn(64, AMP_OBS)
     demo_row = agent._amp_obs_demo_buffer.sample(1)["amp_obs"]
@@ -339,10 +339,7 @@ def test_warmup_shows_the_newest_steps_until_the_episodes_are_long(
     monkeypatch.setattr(FakeAMPEnv, "num_amp_obs_per_step", OBS, raising=False)  # AMP_OBS = 2 steps of 105
     torch.manual_seed(3)
     runner, _ = _runner(tmp_path, amp_warmup_steps=1, amp_warmup_episode_length=11.0)
-    agent = _agent(runner)
-    agent.init_tensors()
-    agent.obs = agent.env_reset()
-    agent._init_train()
+    agent = _started_agent(runner)
     amp_obs = torch.randn(16, AMP_OBS)
     agent.set_eval()
     seen = agent._preproc_amp_obs(amp_obs)
@@ -370,10 +367,7 @@ def test_warmup_waits_for_episodes_of_the_given_length(tmp_path: Path, monkeypat
     monkeypatch.setattr(FakeAMPEnv, "num_amp_obs_per_step", OBS, raising=False)
     torch.manual_seed(4)
     runner, _ = _runner(tmp_path, amp_warmup_steps=1, amp_warmup_episode_length=12.0)
-    agent = _agent(runner)
-    agent.init_tensors()
-    agent.obs = agent.env_reset()
-    agent._init_train()
+    agent = _started_agent(runner)
     for epoch in (1, 2, 3):
         agent.epoch_num = epoch
         agent.train_epoch()
