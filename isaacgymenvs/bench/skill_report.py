@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -203,9 +203,15 @@ def _stride_period(stride: float, speed: float) -> float:
     return stride / speed if math.isfinite(stride) and math.isfinite(speed) and speed > 0 else math.nan
 
 
-def _median(values: list[float], template: str, unit: str = "") -> str:
+def finite_median(values: Iterable[float]) -> float:
+    """The median of the finite values, nan when there are none (an evaluation before the first stride has no stride,
+    and a run that never stepped has no speed ratio)."""
     known = [value for value in values if math.isfinite(value)]
-    return _number(statistics.median(known), template, unit) if known else "n/a"
+    return statistics.median(known) if known else math.nan
+
+
+def _median(values: list[float], template: str, unit: str = "") -> str:
+    return _number(finite_median(values), template, unit)
 
 
 def window_lines(rows: list[Row], from_minutes: float) -> list[str]:

@@ -15,13 +15,12 @@ import argparse
 import math
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 from isaacgymenvs.bench.runs import PROJECT_ROOT
-from isaacgymenvs.bench.skill_report import SkillCsvError, read_rows
+from isaacgymenvs.bench.skill_report import SkillCsvError, finite_median, read_rows
 
 REFERENCE_RUN_CLIP = PROJECT_ROOT.parent / "shared" / "reference_data" / "amp_humanoid_run.npy"
 
@@ -127,13 +126,15 @@ def _late_gait(rows: list[dict[str, float]]) -> list[str]:
     """Median speed and stride against the clip's, and median DTW hand/foot error, over the evaluations in the last
     quarter of a run's samples (single evaluations are noisy); blank where a run never stood long enough to step."""
     late = [row for row in rows if row["samples"] >= 0.75 * rows[-1]["samples"]]
-    cells = []
-    for key, clip_key in (("forward_speed_mps", "clip_forward_speed_mps"), ("stride_length_m", "clip_stride_length_m")):
-        ratios = [row[key] / row[clip_key] for row in late if math.isfinite(row[key]) and row[clip_key] > 0]
-        cells.append(f"{statistics.median(ratios):.2f}" if ratios else "")
-    errors = [row["key_body_error_m"] for row in late if math.isfinite(row["key_body_error_m"])]
-    cells.append(f"{statistics.median(errors):.3f}" if errors else "")
-    return cells
+    medians = [
+        finite_median(row[key] / row[f"clip_{key}"] if row[f"clip_{key}"] > 0 else math.nan for row in late)
+        for key in ("forward_speed_mps", "stride_length_m")
+    ]
+    medians.append(finite_median(row["key_body_error_m"] for row in late))
+    return [
+        "" if not math.isfinite(value) else f"{value:.{digits}f}"
+        for value, digits in zip(medians, (2, 2, 3), strict=True)
+    ]
 
 
 def compare(out: Path, names: list[str], samples: float | None = None) -> list[str]:
