@@ -75,3 +75,21 @@ def test_original_physics_is_one_override_away() -> None:
     assert HumanoidAMPConfig.from_cfg(as_dict(default.task, resolve=True)).sim.actuator_force_limits is False
     assert HumanoidAMPConfig.from_cfg(as_dict(original.task, resolve=True)).sim.actuator_force_limits is True
     assert default.train.params.config.horizon_length == 16
+
+
+@pytest.mark.parametrize(("cuda", "window", "mask"), [(False, 5, True), (True, 2, False)])
+def test_discriminator_window_is_chosen_per_device(
+    monkeypatch: pytest.MonkeyPatch, cuda: bool, window: int, mask: bool
+) -> None:
+    """CPU-only machines train with a 5-step window and the clip's constant features masked (measured on both built-in
+    clips, docs/time_to_skill.md); with CUDA, and with one override anywhere, the window is the original's 2 steps."""
+    import isaacgymenvs
+
+    monkeypatch.setattr(isaacgymenvs, "_cuda_available", lambda: cuda)
+    default = compose_config(["task=HumanoidAMP"])
+    assert default.task.env.numAMPObsSteps == window
+    assert default.train.params.config.amp_mask_constant_features is mask
+    original = compose_config(["task=HumanoidAMP", "train=HumanoidAMPPPOOriginal", "task.env.numAMPObsSteps=2"])
+    assert original.task.env.numAMPObsSteps == 2
+    assert original.train.params.config.amp_mask_constant_features is False
+    assert compose_config(["task=HumanoidAMPHands"]).task.env.numAMPObsSteps == 2  # not measured: the original's

@@ -51,8 +51,13 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
         ["train.params.config.horizon_length=16"],
     ),
     "mask_constant": (
-        "AMP features constant in the clip (DeepMimic's frozen neck) masked for the discriminator",
+        "AMP features constant in the clip (DeepMimic's frozen neck) masked for the discriminator (the CPU default "
+        "since the window study)",
         ["train.params.config.amp_mask_constant_features=True"],
+    ),
+    "no_mask": (
+        "every AMP feature seen by the discriminator (the original's)",
+        ["train.params.config.amp_mask_constant_features=False"],
     ),
     "uncapped_horizon_16": (
         "uncapped servos and 16-step rollouts together (the defaults since the first study)",
@@ -62,8 +67,13 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
         "policy noise sigma 0.1 instead of 0.055 (fixed log-std -2.3 instead of -2.9)",
         ["train.params.network.space.continuous.sigma_init.val=-2.3"],
     ),
-    "amp_window_4": ("the discriminator sees 4 control steps (0.13 s) instead of 2", ["task.env.numAMPObsSteps=4"]),
-    "amp_window_10": ("the discriminator sees 10 control steps (0.33 s) instead of 2", ["task.env.numAMPObsSteps=10"]),
+    "amp_window_2": ("the discriminator sees 2 control steps (0.07 s), the original's", ["task.env.numAMPObsSteps=2"]),
+    "amp_window_4": ("the discriminator sees 4 control steps (0.13 s)", ["task.env.numAMPObsSteps=4"]),
+    "amp_window_5": (
+        "the discriminator sees 5 control steps (0.17 s; the CPU default since the window study)",
+        ["task.env.numAMPObsSteps=5"],
+    ),
+    "amp_window_10": ("the discriminator sees 10 control steps (0.33 s)", ["task.env.numAMPObsSteps=10"]),
     "least_squares": (
         "the AMP paper's least-squares discriminator instead of the original's logistic one (the CPU default since "
         "the gait study)",
