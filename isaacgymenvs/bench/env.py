@@ -24,6 +24,7 @@ for each N (resident memory after building the task and stepping it, minus the s
 from __future__ import annotations
 
 import argparse
+import functools
 import multiprocessing
 import statistics
 import sys
@@ -43,10 +44,20 @@ MOTION = "humanoid3d_run"
 FALL_HEIGHT = 0.5  # m
 
 
+@functools.cache
+def default_amp_window() -> int:
+    """Control steps per AMP observation in the default configuration on this machine (5 on CPUs, 2 with CUDA): the
+    window sets how much reference history every reset builds and how much history every step shifts."""
+    from isaacgymenvs import compose_config
+
+    return int(compose_config(["task=HumanoidAMP"]).task.env.numAMPObsSteps)
+
+
 def _task(num_envs: int, compile_kernels: bool = False, threads: int = 0, rl_device: str = "cpu") -> HumanoidAMP:
     mujoco_options = {"compile_kernels": compile_kernels, "num_threads": threads}
+    env = {"numEnvs": num_envs, "motion_file": MOTION, "numAMPObsSteps": default_amp_window()}
     return HumanoidAMP(
-        {"env": {"numEnvs": num_envs, "motion_file": MOTION}, "sim": {"mujoco": mujoco_options}},
+        {"env": env, "sim": {"mujoco": mujoco_options}},
         rl_device=rl_device,
         sim_device="cpu",
     )
@@ -219,7 +230,8 @@ def main(argv: list[str] | None = None) -> None:
     cuda = torch.cuda.is_available() and not args.no_cuda
     print(machine_description())
     print(
-        f"MuJoCo {mujoco.__version__}, {available_cores()} cores; motion {MOTION}; random actions; "
+        f"MuJoCo {mujoco.__version__}, {available_cores()} cores; motion {MOTION}; AMP window {default_amp_window()} "
+        "steps; random actions; "
         f"env-steps/s = median of 3 blocks of {seconds:g} s; threads = MuJoCo's and torch's"
     )
     columns = ["task eager", *(["task compiled"] if args.compiled else []), *(["task cuda"] if cuda else [])]

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import torch
 
+from isaacgymenvs.bench.env import default_amp_window
 from isaacgymenvs.bench.timing import machine_description
 from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP
 
@@ -69,7 +70,10 @@ def profile_step(num_envs: int, threads: int, steps: int = PROFILED_STEPS) -> tu
     """Mean wall time (s) of one control step and each part's mean time (s) within it."""
     torch.set_num_threads(threads)
     task = HumanoidAMP(
-        {"env": {"numEnvs": num_envs, "motion_file": MOTION}, "sim": {"mujoco": {"num_threads": threads}}},
+        {
+            "env": {"numEnvs": num_envs, "motion_file": MOTION, "numAMPObsSteps": default_amp_window()},
+            "sim": {"mujoco": {"num_threads": threads}},
+        },
         rl_device="cpu",
         sim_device="cpu",
     )
@@ -127,7 +131,10 @@ def profile_step(num_envs: int, threads: int, steps: int = PROFILED_STEPS) -> tu
 
 def print_profiles(envs: list[int], thread_counts: list[int]) -> None:
     print(machine_description())
-    print(f"motion {MOTION}; random actions; mean of {PROFILED_STEPS} control steps after {WARMUP_STEPS}")
+    print(
+        f"motion {MOTION}; AMP window {default_amp_window()} steps; random actions; "
+        f"mean of {PROFILED_STEPS} control steps after {WARMUP_STEPS}"
+    )
     for num_envs in envs:
         for threads in thread_counts:
             total, parts = profile_step(num_envs, threads)
