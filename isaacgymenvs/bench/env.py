@@ -53,7 +53,8 @@ def default_amp_window() -> int:
     return int(compose_config(["task=HumanoidAMP"]).task.env.numAMPObsSteps)
 
 
-def _task(num_envs: int, compile_kernels: bool = False, threads: int = 0, rl_device: str = "cpu") -> HumanoidAMP:
+def bench_task(num_envs: int, compile_kernels: bool = False, threads: int = 0, rl_device: str = "cpu") -> HumanoidAMP:
+    """The task as ``bench env`` and its profile measure it: the run clip, the default configuration's AMP window."""
     mujoco_options = {"compile_kernels": compile_kernels, "num_threads": threads}
     env = {"numEnvs": num_envs, "motion_file": MOTION, "numAMPObsSteps": default_amp_window()}
     return HumanoidAMP(
@@ -78,11 +79,11 @@ def measure(num_envs: int, seconds: float, threads: int, compiled: bool = False,
     torch_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        tasks = {"eager": _task(num_envs, threads=threads)}
+        tasks = {"eager": bench_task(num_envs, threads=threads)}
         if compiled:
-            tasks["compiled"] = _task(num_envs, compile_kernels=True, threads=threads)
+            tasks["compiled"] = bench_task(num_envs, compile_kernels=True, threads=threads)
         if cuda:
-            tasks["cuda"] = _task(num_envs, threads=threads, rl_device="cuda")
+            tasks["cuda"] = bench_task(num_envs, threads=threads, rl_device="cuda")
         generator = torch.Generator().manual_seed(0)
 
         def stepper(task: HumanoidAMP) -> callable:
@@ -140,7 +141,7 @@ def _resident_kb() -> int:
 
 def _memory_child(num_envs: int, queue: multiprocessing.Queue) -> None:
     before = _resident_kb()
-    task = _task(num_envs)
+    task = bench_task(num_envs)
     task.reset_done()
     for _ in range(5):
         task.reset_done()

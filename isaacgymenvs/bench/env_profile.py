@@ -15,11 +15,10 @@ from collections.abc import Callable
 
 import torch
 
-from isaacgymenvs.bench.env import default_amp_window
+from isaacgymenvs.bench.env import MOTION, bench_task, default_amp_window
 from isaacgymenvs.bench.timing import machine_description
 from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP
 
-MOTION = "humanoid3d_run"
 WARMUP_STEPS = 5
 PROFILED_STEPS = 30
 
@@ -69,14 +68,7 @@ def _by_phase(phase: dict[str, bool], in_reset: Callable, in_step: Callable) -> 
 def profile_step(num_envs: int, threads: int, steps: int = PROFILED_STEPS) -> tuple[float, list[tuple[str, float]]]:
     """Mean wall time (s) of one control step and each part's mean time (s) within it."""
     torch.set_num_threads(threads)
-    task = HumanoidAMP(
-        {
-            "env": {"numEnvs": num_envs, "motion_file": MOTION, "numAMPObsSteps": default_amp_window()},
-            "sim": {"mujoco": {"num_threads": threads}},
-        },
-        rl_device="cpu",
-        sim_device="cpu",
-    )
+    task = bench_task(num_envs, threads=threads)
     task.backend._batch = _BatchProxy(task.backend._batch)
     generator = torch.Generator().manual_seed(0)
 
