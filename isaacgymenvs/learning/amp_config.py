@@ -207,6 +207,9 @@ def check_train_params(
     for key in _BOOLEANS:
         if key in config:
             _boolean(config[key], f"{prefix}.{key}")
+    mixed_precision = config.get("mixed_precision", False)
+    if not isinstance(mixed_precision, bool) and mixed_precision != "auto":
+        raise ConfigError(f"{prefix}.mixed_precision must be true, false or auto, got {mixed_precision!r}")
     player = config.get("player", {})
     if not isinstance(player, Mapping):
         raise ConfigError(f"{prefix}.player must be a mapping of keys, got {player!r}")

@@ -200,7 +200,7 @@ class AMPAgent(CommonAgent):
 
     def _calc_disc_rewards(self, amp_obs: torch.Tensor) -> torch.Tensor:
         """Discriminator rewards ``[..., 1]`` of AMP observations ``[..., F]`` (normaliser in eval mode)."""
-        with torch.no_grad():
+        with torch.no_grad(), self._networks_autocast():
             logits = self.model.a2c_network.eval_disc(self._preproc_amp_obs(amp_obs))
             return amp_losses.disc_reward(logits, self.amp.disc_reward_type, self.amp.disc_reward_scale)
 
@@ -241,7 +241,8 @@ class AMPAgent(CommonAgent):
             "amp_obs_replay": amp_obs_replay,
             "amp_obs_demo": amp_obs_demo,
         }
-        res_dict = self.model(batch_dict)
+        with self._networks_autocast():
+            res_dict = self.model(batch_dict)
         ppo_loss, ppo_info = self._ppo_losses(input_dict, res_dict)
         agent_logits = torch.cat([res_dict["disc_agent_logit"], res_dict["disc_agent_replay_logit"]], dim=0)
         disc_info = self._disc_losses(agent_logits, res_dict["disc_demo_logit"], amp_obs_demo)

@@ -3,7 +3,8 @@
 Architecture (spec section 9): separate actor and critic MLPs, a fixed (not learned) log-std initialised from the config
 (-2.9), and a discriminator MLP on the AMP observation with a single logit. Linear layers keep PyTorch's default weight
 initialisation with zero biases (rl_games' ``default`` initialiser); the logit layer's weights are uniform in
-+-``disc.logit_init_scale`` (default ``DISC_LOGIT_INIT_SCALE``, the original's 1.0).
++-``disc.logit_init_scale`` (default ``DISC_LOGIT_INIT_SCALE``, the original's 1.0). The output layers (action means,
+value, logit) compute in float32 even under mixed precision (:mod:`isaacgymenvs.learning.precision`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 import torch
 from rl_games.algos_torch import network_builder
 from torch import nn
+
+from isaacgymenvs.learning.precision import FullPrecisionLinear, keep_in_full_precision
 
 DISC_LOGIT_INIT_SCALE = 1.0
 
@@ -33,6 +36,8 @@ class AMPBuilder(network_builder.A2CBuilder):
                 # A fixed exploration noise: the log-std is a parameter (it is saved and can be overridden with
                 # sigma=) that receives no gradient.
                 self.sigma.requires_grad_(False)
+            for head in (self.mu, self.value) if self.is_continuous else (self.value,):
+                keep_in_full_precision(head)
             self._build_disc(amp_input_shape)
 
         def load(self, params: dict[str, Any]) -> None:
@@ -70,7 +75,7 @@ class AMPBuilder(network_builder.A2CBuilder):
                 activation=self._disc_activation,
                 dense_func=nn.Linear,
             )
-            self._disc_logits = nn.Linear(self._disc_units[-1], 1)
+            self._disc_logits = FullPrecisionLinear(self._disc_units[-1], 1)
             mlp_init = self.init_factory.create(**self._disc_initializer)
             for module in self._disc_mlp.modules():
                 if isinstance(module, nn.Linear):

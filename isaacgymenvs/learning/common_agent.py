@@ -34,6 +34,7 @@ from isaacgymenvs.learning import amp_losses
 from isaacgymenvs.learning.amp_datasets import AMPDataset
 from isaacgymenvs.learning.checkpoints import CheckpointPolicy
 from isaacgymenvs.learning.distributed import average_running_stats, broadcast_module, state_digest
+from isaacgymenvs.learning.precision import network_autocast, resolve_mixed_precision
 from isaacgymenvs.learning.run_control import CheckpointingMixin, RolloutAborted
 from isaacgymenvs.learning.thread_tuner import ThreadTuner
 from isaacgymenvs.learning.training_log import TrainingLogMixin
@@ -51,6 +52,10 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, a2c_continuous.A2CAgent)
         else:
             a2c_common.A2CBase.__init__(self, base_name, params)
         self._load_config_params(config)
+        # rl_games reads mixed_precision as CUDA-only autocast with a loss scaler; ours is bfloat16 on either device,
+        # which needs no loss scaling (isaacgymenvs.learning.precision).
+        self.mixed_precision = resolve_mixed_precision(config.get("mixed_precision", False), self.ppo_device)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=False)
         self.is_discrete = False
         action_space = self.env_info["action_space"]
         self.actions_num = action_space.shape[0]
@@ -334,11 +339,20 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, a2c_continuous.A2CAgent)
         obs, done_env_ids = self.vec_env.reset_done()
         return self.obs_to_tensors(obs), done_env_ids
 
+    def _networks_autocast(self) -> Any:
+        """The context every pass of the networks runs in: bfloat16 autocast under ``mixed_precision``."""
+        return network_autocast(self.ppo_device, self.mixed_precision)
+
+    def get_action_values(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        with self._networks_autocast():
+            return super().get_action_values(obs)
+
     def _eval_critic(self, obs_dict: dict[str, torch.Tensor]) -> torch.Tensor:
         """De-normalised values ``[N, 1]`` of observations (the rollout's bootstrap values)."""
         self.model.eval()
         obs = self.model.norm_obs(self._preproc_obs(obs_dict["obs"]))
-        value = self.model.a2c_network.eval_critic(obs)
+        with self._networks_autocast():
+            value = self.model.a2c_network.eval_critic(obs)
         return self.value_mean_std(value, True) if self.normalize_value else value
 
     # --- the update -----------------------------------------------------------------------------------------------
@@ -389,7 +403,8 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, a2c_continuous.A2CAgent)
             "prev_actions": input_dict["actions"],
             "obs": self._preproc_obs(input_dict["obs"]),
         }
-        res_dict = self.model(batch_dict)
+        with self._networks_autocast():
+            res_dict = self.model(batch_dict)
         loss, info = self._ppo_losses(input_dict, res_dict)
         self._step_optimizer(loss)
         self.train_result = {**info, **self._kl_info(input_dict, res_dict)}

@@ -1,0 +1,74 @@
+"""Mixed precision for the networks: bfloat16 matrix products where the processor has units for them.
+
+rl_games' ``mixed_precision`` key turns on bfloat16 autocast for the model's forward pass in the update, CUDA only. Ours
+(:class:`isaacgymenvs.learning.common_agent.CommonAgent`) applies it on either device, to every pass of the networks
+(the rollout's actions and values, the discriminator's rewards, the update), so that the rollout's log-probabilities
+and the update's first ones come from the same arithmetic. The environment's own torch maths never run under it.
+
+The key takes ``True``, ``False`` or ``auto``: bfloat16 where the device multiplies it natively (a CUDA GPU that
+supports it; a CPU with AMX or AVX-512 BF16 units), float32 elsewhere, where bfloat16 would be emulated and slower.
+No loss scaling: bfloat16 has float32's exponent range. The layers whose outputs the losses are taken of (action
+means, values, discriminator logits) stay in float32 (:class:`FullPrecisionLinear`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+from torch import nn
+
+MIXED_PRECISION_VALUES = (True, False, "auto")
+
+
+def bf16_matmul_native(device: str | torch.device) -> bool:
+    """Whether ``device`` multiplies bfloat16 matrices in hardware (CUDA: ``is_bf16_supported``; CPU: AMX tiles or
+    AVX-512 BF16 instructions)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+def resolve_mixed_precision(value: Any, device: str | torch.device) -> bool:
+    """The ``mixed_precision`` key's effect on ``device``: ``auto`` is :func:`bf16_matmul_native`.
+
+    Raises:
+        ValueError: a value other than ``True``, ``False`` or ``auto``.
+    """
+    if value == "auto" and isinstance(value, str):
+        return bf16_matmul_native(device)
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"mixed_precision must be true, false or auto, got {value!r}")
+
+
+def network_autocast(device: str | torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    """bfloat16 autocast on ``device`` when ``enabled``, else a no-op context."""
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+
+
+class FullPrecisionLinear(nn.Linear):
+    """A linear layer that computes in float32 even inside an autocast region.
+
+    For the output layers: with the fixed exploration noise (sigma = exp(-2.9) = 0.055) a bfloat16 action mean would
+    be rounded by up to 4 % of sigma, and every loss and log-probability downstream would inherit it.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x.float())
+
+
+def keep_in_full_precision(layer: nn.Linear) -> None:
+    """Make an already initialised ``nn.Linear`` a :class:`FullPrecisionLinear` in place (same parameters, same
+    state-dict keys, no new random draws, so a seed's initial weights do not change)."""
+    if type(layer) is not nn.Linear:
+        raise TypeError(f"expected an nn.Linear, got {type(layer).__name__}")
+    layer.__class__ = FullPrecisionLinear
