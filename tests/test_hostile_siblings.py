@@ -61,6 +61,7 @@ def test_npz_siblings(walk_files: Path, tmp_path: Path, capsys: pytest.CaptureFi
         ("train.params.config.amp_replay_keep_prob=2", "amp_replay_keep_prob must be a finite number in [0, 1]"),
         ("train.params.config.lr_schedule=adaptve", "lr_schedule must be one of"),
         ("train.params.config.normalize_input=3", "normalize_input must be true or false"),
+        ("train.params.config.mixed_precision=bf16", "mixed_precision must be true, false or auto, got 'bf16'"),
         ("max_iterations=0", "max_epochs (max_iterations=) must be a positive integer, or -1 for no limit"),
         ("++train.params.config.max_frames=-5", "max_frames must be a positive integer, or -1"),
         ("train.params.config.amp_replay_buffer_size=1000000000", "amp_replay_buffer_size is too large"),

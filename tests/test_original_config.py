@@ -40,6 +40,7 @@ ORIGINAL_CONFIG = {
     "disc_reward_w": 1.0,
     "reward_combine": "add",
     "disc_reward_type": "log",
+    "mixed_precision": False,
     # Ours, beyond the original, pinned off: the original has neither.
     "amp_mask_constant_features": False,
     "amp_warmup_steps": 0,
@@ -77,19 +78,22 @@ def test_original_physics_is_one_override_away() -> None:
     assert default.train.params.config.horizon_length == 16
 
 
-@pytest.mark.parametrize(("cuda", "window", "mask"), [(False, 5, True), (True, 2, False)])
+@pytest.mark.parametrize(("cuda", "window", "mask", "precision"), [(False, 5, True, "auto"), (True, 2, False, False)])
 def test_discriminator_window_is_chosen_per_device(
-    monkeypatch: pytest.MonkeyPatch, cuda: bool, window: int, mask: bool
+    monkeypatch: pytest.MonkeyPatch, cuda: bool, window: int, mask: bool, precision: str | bool
 ) -> None:
     """CPU-only machines train with a 5-step window and the clip's constant features masked (measured on both built-in
-    clips, docs/time_to_skill.md); with CUDA, and with one override anywhere, the window is the original's 2 steps."""
+    clips, docs/time_to_skill.md) and bfloat16 where the CPU has AMX units; with CUDA, and with one override anywhere,
+    the window is the original's 2 steps and the networks run in float32."""
     import isaacgymenvs
 
     monkeypatch.setattr(isaacgymenvs, "_cuda_available", lambda: cuda)
     default = compose_config(["task=HumanoidAMP"])
     assert default.task.env.numAMPObsSteps == window
     assert default.train.params.config.amp_mask_constant_features is mask
+    assert default.train.params.config.mixed_precision == precision
     original = compose_config(["task=HumanoidAMP", "train=HumanoidAMPPPOOriginal", "task.env.numAMPObsSteps=2"])
     assert original.task.env.numAMPObsSteps == 2
     assert original.train.params.config.amp_mask_constant_features is False
+    assert original.train.params.config.mixed_precision is False
     assert compose_config(["task=HumanoidAMPHands"]).task.env.numAMPObsSteps == 2  # not measured: the original's

@@ -94,6 +94,13 @@ def test_train_config_translates_to_skrl() -> None:
         changed = {**params, "config": {**params["config"], **change}}
         with pytest.raises(ConfigError, match="skrl's AMP agent has only the original's logistic discriminator"):
             skrl_amp.agent_config(changed, env, "runs", "x")
+    for value, refused in ((True, True), ("auto", False), (False, False)):
+        changed = {**params, "config": {**params["config"], "mixed_precision": value}}
+        if refused:
+            with pytest.raises(ConfigError, match="skrl's AMP agent is not run in mixed precision here"):
+                skrl_amp.agent_config(changed, env, "runs", "x")
+        else:
+            skrl_amp.agent_config(changed, env, "runs", "x")
 
 
 def test_the_example_trains_defaults_skrl_lacks_with_skrl_s_values(capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,8 +18,6 @@ progress lines (:mod:`isaacgymenvs.learning.training_log`), and multi-process tr
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from collections import defaultdict
 from typing import Any
@@ -33,7 +31,12 @@ from rl_games.common import a2c_common
 from isaacgymenvs.learning import amp_losses
 from isaacgymenvs.learning.amp_datasets import AMPDataset
 from isaacgymenvs.learning.checkpoints import CheckpointPolicy
-from isaacgymenvs.learning.distributed import average_running_stats, broadcast_module, state_digest
+from isaacgymenvs.learning.distributed import (
+    average_running_stats,
+    broadcast_module,
+    init_base_for_rank,
+    state_digest,
+)
 from isaacgymenvs.learning.precision import network_autocast, resolve_mixed_precision
 from isaacgymenvs.learning.run_control import CheckpointingMixin, RolloutAborted
 from isaacgymenvs.learning.thread_tuner import ThreadTuner
@@ -47,15 +50,19 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, a2c_continuous.A2CAgent)
     def __init__(self, base_name: str, params: dict[str, Any]) -> None:
         config = params["config"]
         self._distributed = bool(config.get("multi_gpu", False))
-        if self._distributed:
-            self._init_base_for_distributed(base_name, params)
-        else:
-            a2c_common.A2CBase.__init__(self, base_name, params)
+        # rl_games' base reads mixed_precision as CUDA-only autocast with a loss scaler (and warns on CPUs); ours is
+        # bfloat16 on either device, which needs no loss scaling (isaacgymenvs.learning.precision).
+        mixed_precision = config.get("mixed_precision", False)
+        config["mixed_precision"] = False
+        try:
+            if self._distributed:
+                init_base_for_rank(self, base_name, params)
+            else:
+                a2c_common.A2CBase.__init__(self, base_name, params)
+        finally:
+            config["mixed_precision"] = mixed_precision
         self._load_config_params(config)
-        # rl_games reads mixed_precision as CUDA-only autocast with a loss scaler; ours is bfloat16 on either device,
-        # which needs no loss scaling (isaacgymenvs.learning.precision).
-        self.mixed_precision = resolve_mixed_precision(config.get("mixed_precision", False), self.ppo_device)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=False)
+        self.mixed_precision = resolve_mixed_precision(mixed_precision, self.ppo_device)
         self.is_discrete = False
         action_space = self.env_info["action_space"]
         self.actions_num = action_space.shape[0]
@@ -91,35 +98,6 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, a2c_continuous.A2CAgent)
             return
         with atomic_write(os.path.join(self.experiment_dir, "config.yaml"), "w") as handle:
             yaml.safe_dump(resolved, handle, sort_keys=False)
-
-    def _init_base_for_distributed(self, base_name: str, params: dict[str, Any]) -> None:
-        """rl_games' base with its CUDA/NCCL-only setup off, then its multi-process paths on (gloo works too).
-
-        Ranks other than 0 build the base's run folders in a temporary directory (only rank 0 writes outputs).
-        """
-        config = params["config"]
-        rank = dist.get_rank()
-        config["multi_gpu"] = False
-        scratch = None
-        if rank != 0:
-            scratch = tempfile.mkdtemp(prefix="amp_rank_")
-            config["train_dir"], original_train_dir = scratch, config.get("train_dir", "runs")
-        try:
-            a2c_common.A2CBase.__init__(self, base_name, params)
-        finally:
-            config["multi_gpu"] = True
-            if scratch is not None:
-                config["train_dir"] = original_train_dir
-        self.multi_gpu = True
-        self.global_rank = rank
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        self.world_size = dist.get_world_size()
-        if rank != 0:
-            if self.writer is not None:
-                self.writer.close()
-            self.writer = None
-            self.print_stats = False
-            shutil.rmtree(scratch, ignore_errors=True)
 
     def _load_config_params(self, config: dict[str, Any]) -> None:
         self.last_lr = config["learning_rate"]

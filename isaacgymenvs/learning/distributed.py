@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
+from rl_games.common import a2c_common
 
 
 class LaunchError(RuntimeError):
@@ -105,3 +109,34 @@ def state_digest(modules: Iterable[torch.nn.Module]) -> str:
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def init_base_for_rank(agent: Any, base_name: str, params: dict[str, Any]) -> None:
+    """Build ``agent``'s rl_games base with its CUDA/NCCL-only setup off, then switch its multi-process paths on (gloo
+    works too).
+
+    Ranks other than 0 build the base's run folders in a temporary directory (only rank 0 writes outputs).
+    """
+    config = params["config"]
+    rank = dist.get_rank()
+    config["multi_gpu"] = False
+    scratch = None
+    if rank != 0:
+        scratch = tempfile.mkdtemp(prefix="amp_rank_")
+        config["train_dir"], original_train_dir = scratch, config.get("train_dir", "runs")
+    try:
+        a2c_common.A2CBase.__init__(agent, base_name, params)
+    finally:
+        config["multi_gpu"] = True
+        if scratch is not None:
+            config["train_dir"] = original_train_dir
+    agent.multi_gpu = True
+    agent.global_rank = rank
+    agent.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    agent.world_size = dist.get_world_size()
+    if rank != 0:
+        if agent.writer is not None:
+            agent.writer.close()
+        agent.writer = None
+        agent.print_stats = False
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -5,9 +5,11 @@ rl_games' ``mixed_precision`` key turns on bfloat16 autocast for the model's for
 (the rollout's actions and values, the discriminator's rewards, the update), so that the rollout's log-probabilities
 and the update's first ones come from the same arithmetic. The environment's own torch maths never run under it.
 
-The key takes ``True``, ``False`` or ``auto``: bfloat16 where the device multiplies it natively (a CUDA GPU that
-supports it; a CPU with AMX or AVX-512 BF16 units), float32 elsewhere, where bfloat16 would be emulated and slower.
-No loss scaling: bfloat16 has float32's exponent range. The layers whose outputs the losses are taken of (action
+The key takes ``True``, ``False`` or ``auto``: bfloat16 where it pays (a CUDA GPU that supports it; a CPU with AMX
+tile units), float32 elsewhere. Measured end to end on one AMX CPU (``docs/benchmarks.md``), bfloat16 trained 24-41 %
+faster with AMX, but with oneDNN held to AVX-512 BF16 instructions it was 17 % slower than float32, with plain AVX-512
+half as fast and with AVX2 13 times slower (emulated): so ``auto`` asks for AMX. No loss scaling: bfloat16 has
+float32's exponent range. The layers whose outputs the losses are taken of (action
 means, values, discriminator logits) stay in float32 (:class:`FullPrecisionLinear`).
 """
 
@@ -23,15 +25,17 @@ MIXED_PRECISION_VALUES = (True, False, "auto")
 
 
 def bf16_matmul_native(device: str | torch.device) -> bool:
-    """Whether ``device`` multiplies bfloat16 matrices in hardware (CUDA: ``is_bf16_supported``; CPU: AMX tiles or
-    AVX-512 BF16 instructions)."""
+    """Whether ``device`` multiplies bfloat16 matrices in units built for it (CUDA: ``is_bf16_supported``; CPU: AMX
+    tiles, usable by this process)."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device.type != "cpu":
         return False
-    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
-    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+    # Private torch helpers (torch >= 2.1); _init_amx asks the kernel for the tile state and says whether it was given.
+    supported = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    enable = getattr(torch.cpu, "_init_amx", None)
+    return bool(supported is not None and enable is not None and supported() and enable())
 
 
 def resolve_mixed_precision(value: Any, device: str | torch.device) -> bool:

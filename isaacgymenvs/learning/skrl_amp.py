@@ -184,6 +184,10 @@ def agent_config(
             "or warm-up window; set " + " ".join(unsupported)
         )
     config = params["config"]
+    if config.get("mixed_precision", False) is True:  # "auto" is a preference; an explicit True is not kept
+        raise ConfigError(
+            "skrl's AMP agent is not run in mixed precision here; set train.params.config.mixed_precision=auto or False"
+        )
     horizon = int(config["horizon_length"])
     normalize_input = bool(config.get("normalize_input", True))
     normalize_value = bool(config.get("normalize_value", True))

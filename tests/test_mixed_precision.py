@@ -1,0 +1,86 @@
+"""``mixed_precision``: which passes run in bfloat16, which layers stay in float32, and the key's values (bad values
+at the launcher: ``tests/test_hostile_siblings.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from test_amp_agent import _runner, _started_agent
+from torch import nn
+
+from isaacgymenvs.learning.precision import (
+    FullPrecisionLinear,
+    bf16_matmul_native,
+    keep_in_full_precision,
+    network_autocast,
+    resolve_mixed_precision,
+)
+
+
+def test_the_key_resolves_per_device() -> None:
+    assert resolve_mixed_precision(True, "cpu") is True
+    assert resolve_mixed_precision(False, "cpu") is False
+    assert resolve_mixed_precision("auto", "cpu") is bf16_matmul_native("cpu")
+    assert bf16_matmul_native("meta") is False
+    for bad in ("yes", 1, None):
+        with pytest.raises(ValueError, match="true, false or auto"):
+            resolve_mixed_precision(bad, "cpu")
+
+
+def test_a_full_precision_layer_ignores_autocast() -> None:
+    torch.manual_seed(0)
+    layer = nn.Linear(64, 8)
+    reference = nn.Linear(64, 8)
+    reference.load_state_dict(layer.state_dict())
+    parameters = [id(p) for p in layer.parameters()]
+    keep_in_full_precision(layer)
+    assert isinstance(layer, FullPrecisionLinear) and [id(p) for p in layer.parameters()] == parameters
+    assert list(layer.state_dict()) == ["weight", "bias"]
+    x = torch.randn(32, 64)
+    with network_autocast("cpu", True):
+        assert reference(x).dtype == torch.bfloat16  # what the layer would do without the guard
+        out = layer(x.bfloat16())
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, reference(x.bfloat16().float()))
+    with pytest.raises(TypeError, match=r"nn\.Linear"):
+        keep_in_full_precision(nn.Conv1d(1, 1, 1))
+
+
+def _record_dtypes(agent) -> dict[str, list[torch.dtype]]:
+    """Output dtypes of the first hidden layer of each network and of the output layers, per call."""
+    network = agent.model.a2c_network
+    layers = {
+        "actor": network.actor_mlp[0],
+        "critic": network.critic_mlp[0],
+        "disc": network._disc_mlp[0],
+        "mu": network.mu,
+        "value": network.value,
+        "logit": network._disc_logits,
+    }
+    seen: dict[str, list[torch.dtype]] = {name: [] for name in layers}
+    for name, layer in layers.items():
+        layer.register_forward_hook(lambda _m, _i, out, name=name: seen[name].append(out.dtype))
+    return seen
+
+
+@pytest.mark.parametrize("mixed", [True, False])
+def test_every_network_pass_follows_the_key(tmp_path: Path, mixed: bool) -> None:
+    """Rollout (actions, values), discriminator rewards and the update all run their hidden layers in bfloat16 under
+    ``mixed_precision``, float32 without; the output layers are float32 either way, and training still learns."""
+    runner, _ = _runner(tmp_path, mixed_precision=mixed)
+    agent = _started_agent(runner)
+    assert agent.mixed_precision is mixed and not agent.scaler.is_enabled()
+    seen = _record_dtypes(agent)
+    for _ in range(3):
+        info = agent.train_epoch()
+    hidden = torch.bfloat16 if mixed else torch.float32
+    for name in ("actor", "critic", "disc"):
+        assert seen[name] and set(seen[name]) == {hidden}, name
+    for name in ("mu", "value", "logit"):
+        assert seen[name] and set(seen[name]) == {torch.float32}, name
+    assert all(torch.isfinite(torch.stack(info[key])).all() for key in ("actor_loss", "critic_loss", "disc_loss"))
+    assert agent.experience_buffer.tensor_dict["neglogpacs"].dtype == torch.float32
+    # The fake demonstrations sit at +1 and the agent's samples at 0: the discriminator must still tell them apart.
+    assert torch.stack(info["disc_demo_acc"]).mean() > 0.9
