@@ -1,8 +1,9 @@
-"""Training curves as a PNG: ``python -m isaacgymenvs.plot runs/<experiment> [--out curves.png]``.
+"""Training curves as a PNG: ``python -m isaacgymenvs.plot runs/<experiment> [runs/<other> ...] [--out curves.png]``.
 
 Reads the run's TensorBoard events (``summaries/``) and draws, against environment samples: the episode length, the
 discriminator reward (mean and +-1 std), the discriminator's accuracies on agent and demonstration samples, and the
-losses (discriminator, actor, critic) and throughput. Written to ``runs/<experiment>/curves.png`` by default.
+losses (discriminator, actor, critic) and throughput. Written to ``runs/<experiment>/curves.png`` by default. Several
+runs are drawn over each other in the same panels, each curve labelled with its run's folder name (``--out`` needed).
 """
 
 from __future__ import annotations
@@ -50,28 +51,36 @@ def read_scalars(run_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 def plot_run(run_dir: Path, output: Path) -> Path:
     """Draw the curves of ``run_dir`` into ``output`` (PNG)."""
+    return plot_runs([run_dir], output)
+
+
+def plot_runs(run_dirs: list[Path], output: Path) -> Path:
+    """Draw the curves of every run in ``run_dirs`` into ``output`` (PNG); with several, each label names its run."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scalars = read_scalars(run_dir)
+    runs = [(run_dir, read_scalars(run_dir)) for run_dir in run_dirs]
+    several = len(runs) > 1
     figure, axes = plt.subplots(2, 3, figsize=(15, 8), constrained_layout=True)
     for axis, (title, series) in zip(axes.flat, PANELS, strict=True):
-        for tag, label in series:
-            if tag in scalars:
-                steps, values = scalars[tag]
-                axis.plot(steps / 1e6, values, label=label, linewidth=1.2)
-        if title == "discriminator reward" and "info/disc_reward_std" in scalars and "info/disc_reward_mean" in scalars:
-            steps, mean = scalars["info/disc_reward_mean"]
-            std = scalars["info/disc_reward_std"][1]
-            axis.fill_between(steps / 1e6, mean - std, mean + std, alpha=0.2, label="+-1 std")
+        for run_dir, scalars in runs:
+            for tag, label in series:
+                if tag in scalars:
+                    steps, values = scalars[tag]
+                    name = (f"{run_dir.name}: {label}" if len(series) > 1 else run_dir.name) if several else label
+                    axis.plot(steps / 1e6, values, label=name, linewidth=1.2)
+            if title == "discriminator reward" and {"info/disc_reward_std", "info/disc_reward_mean"} <= set(scalars):
+                steps, mean = scalars["info/disc_reward_mean"]
+                std = scalars["info/disc_reward_std"][1]
+                axis.fill_between(steps / 1e6, mean - std, mean + std, alpha=0.2, label=None if several else "+-1 std")
         axis.set_title(title)
         axis.set_xlabel("environment samples (millions)")
         axis.grid(alpha=0.3)
         if axis.lines:
             axis.legend(fontsize=8)
-    figure.suptitle(f"{run_dir.name}")
+    figure.suptitle(" vs ".join(run_dir.name for run_dir, _ in runs))
     temporary = output.with_name(f".{output.name}.partial.png")
     try:
         figure.savefig(temporary, dpi=100)
@@ -85,14 +94,18 @@ def plot_run(run_dir: Path, output: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m isaacgymenvs.plot", description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="a run folder, runs/<experiment>")
-    parser.add_argument("--out", help="output PNG (default: <run>/curves.png)")
+    parser.add_argument("run", nargs="+", help="a run folder, runs/<experiment>; several are drawn over each other")
+    parser.add_argument("--out", help="output PNG (default: <run>/curves.png; needed with several runs)")
     args = parser.parse_args(argv)
-    run_dir = Path(args.run)
-    if not run_dir.is_dir():
-        print(f"error: {run_dir}: no such run folder", file=sys.stderr)
+    run_dirs = [Path(run) for run in args.run]
+    for run_dir in run_dirs:
+        if not run_dir.is_dir():
+            print(f"error: {run_dir}: no such run folder", file=sys.stderr)
+            return 1
+    if len(run_dirs) > 1 and not args.out:
+        print("error: several runs are drawn into one picture; name it with --out <file>.png", file=sys.stderr)
         return 1
-    output = Path(args.out) if args.out else run_dir / "curves.png"
+    output = Path(args.out) if args.out else run_dirs[0] / "curves.png"
     if output.suffix.lower() != ".png":
         print(f"error: {output}: the plot is a PNG; name the output *.png", file=sys.stderr)
         return 1
@@ -100,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {output}: cannot write to folder {str(output.parent)!r}", file=sys.stderr)
         return 1
     try:
-        print(f"wrote {plot_run(run_dir, output)}")
+        print(f"wrote {plot_runs(run_dirs, output)}")
     except PlotError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -84,3 +84,27 @@ def test_every_network_pass_follows_the_key(tmp_path: Path, mixed: bool) -> None
     assert agent.experience_buffer.tensor_dict["neglogpacs"].dtype == torch.float32
     # The fake demonstrations sit at +1 and the agent's samples at 0: the discriminator must still tell them apart.
     assert torch.stack(info["disc_demo_acc"]).mean() > 0.9
+
+
+def test_the_precision_benchmark_measures_small_bounded_differences(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``bench precision`` on fresh networks and on a checkpoint: bfloat16 moves the action means by a small fraction of
+    the exploration noise, and PPO's probability ratios by much less than its clip; bad input is one line."""
+    from isaacgymenvs.bench import precision
+
+    network, obs_size, amp_size, _ = precision.build_networks(None, seed=0)
+    results = precision.measure(network, obs_size, amp_size, rows=512, seed=0)
+    assert 0 < results["mu_rms"] / results["sigma"] < 0.05
+    assert 0 < results["log_ratio_std"] < 0.2 and results["beyond_clip"] < 0.01
+    assert 0 < results["logit_rms"] < 0.1 and 0 < results["value_rms"] < 0.1
+    # A checkpoint's own sizes are read from its weights.
+    torch.save({"model": {f"a2c_network.{k}": v for k, v in network.state_dict().items()}}, tmp_path / "x.pth")
+    assert precision.main(["--checkpoint", str(tmp_path / "x.pth"), "--rows", "64"]) == 0
+    printed = capsys.readouterr().out
+    assert "checkpoint" in printed and "probability ratio moved by more than PPO's clip 0.2" in printed
+    (tmp_path / "bad.pth").write_text("not a checkpoint")
+    assert precision.main(["--checkpoint", str(tmp_path / "bad.pth")]) == 1
+    assert precision.main(["--rows", "2"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and all(line.startswith("error: ") for line in errors)

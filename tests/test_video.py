@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import imageio.v2 as imageio
@@ -268,3 +269,10 @@ def test_plot_writes_curves(tmp_path: Path) -> None:
     assert image.shape[0] > 400 and image.shape[1] > 800
     result = run_python(["-m", "isaacgymenvs.plot", "runs/missing"], tmp_path)
     assert result.returncode == 1 and "no such run folder" in result.stderr
+    # Several runs over each other: one picture, named with --out.
+    shutil.copytree(tmp_path / "runs" / "plotted", tmp_path / "runs" / "other")
+    result = run_python(["-m", "isaacgymenvs.plot", "runs/plotted", "runs/other"], tmp_path)
+    assert result.returncode == 1 and "name it with --out" in result.stderr
+    result = run_python(["-m", "isaacgymenvs.plot", "runs/plotted", "runs/other", "--out", "both.png"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert imageio.imread(tmp_path / "both.png").shape == image.shape
