@@ -137,6 +137,7 @@ def run(cfg: Any, algo_observer: Any = None, runs_dir: str = RUNS_DIR) -> int:
 
     from isaacgymenvs.learning.amp_config import check_train_params
     from isaacgymenvs.learning.checkpoints import CheckpointError, load_checkpoint
+    from isaacgymenvs.learning.precision import precision_note
     from isaacgymenvs.learning.registry import register_amp
     from isaacgymenvs.utils.rlgames_utils import RLGPUAlgoObserver, get_rlgames_env_creator, register_rlgpu_env
     from isaacgymenvs.utils.utils import flush_denormals, set_seed
@@ -163,6 +164,10 @@ def run(cfg: Any, algo_observer: Any = None, runs_dir: str = RUNS_DIR) -> int:
     if rank_info is not None and rank_info.backend == "nccl":
         rl_device = f"cuda:{rank_info.local_rank}"
     _check_launch_values(config)
+    if not config["test"] and rank == 0:
+        note = precision_note(train_params["config"].get("mixed_precision", False), rl_device)
+        if note:
+            print(f"note: {note}", flush=True)
     checkpoint = config["checkpoint"]
     if checkpoint:
         checkpoint = str(Path(checkpoint).expanduser().resolve())

@@ -29,6 +29,20 @@ def test_the_key_resolves_per_device() -> None:
             resolve_mixed_precision(bad, "cpu")
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_the_launcher_says_when_the_networks_leave_float32(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    from isaacgymenvs.learning import precision
+
+    monkeypatch.setattr(precision, "bf16_matmul_native", lambda device: native)
+    auto = precision.precision_note("auto", "cpu")
+    forced = precision.precision_note(True, "cpu")
+    assert precision.precision_note(False, "cpu") is None
+    if native:
+        assert "bfloat16 on this CPU's AMX units" in auto and forced is None
+    else:
+        assert auto is None and "emulated, it can be several times slower" in forced
+
+
 def test_a_full_precision_layer_ignores_autocast() -> None:
     torch.manual_seed(0)
     layer = nn.Linear(64, 8)

@@ -51,6 +51,22 @@ def resolve_mixed_precision(value: Any, device: str | torch.device) -> bool:
     raise ValueError(f"mixed_precision must be true, false or auto, got {value!r}")
 
 
+def precision_note(value: Any, device: str | torch.device) -> str | None:
+    """A line for the start of training when the networks do not run in float32 as in the original, or when bfloat16
+    was forced where it is emulated (slow); ``None`` otherwise."""
+    kind = torch.device(device).type
+    native = bf16_matmul_native(device)
+    if value == "auto" and native:
+        units = "this CPU's AMX units" if kind == "cpu" else "this GPU"
+        return f"the networks run in bfloat16 on {units} (mixed_precision=auto; False for float32)"
+    if value is True and not native:
+        return (
+            f"mixed_precision=True on a {kind} without bfloat16 matrix units: emulated, it can be several times "
+            "slower than float32 (auto uses it only where it is native)"
+        )
+    return None
+
+
 def network_autocast(device: str | torch.device, enabled: bool) -> contextlib.AbstractContextManager:
     """bfloat16 autocast on ``device`` when ``enabled``, else a no-op context."""
     if not enabled:
