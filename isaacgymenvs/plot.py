@@ -61,15 +61,18 @@ def plot_runs(run_dirs: list[Path], output: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = [(run_dir, read_scalars(run_dir)) for run_dir in run_dirs]
+    names = [run_dir.name for run_dir in run_dirs]
+    if len(set(names)) < len(names):  # runs/a/x and runs/b/x: name them by their parent folder too
+        names = [f"{run_dir.parent.name}/{run_dir.name}" for run_dir in run_dirs]
+    runs = [(name, read_scalars(run_dir)) for name, run_dir in zip(names, run_dirs, strict=True)]
     several = len(runs) > 1
     figure, axes = plt.subplots(2, 3, figsize=(15, 8), constrained_layout=True)
     for axis, (title, series) in zip(axes.flat, PANELS, strict=True):
-        for run_dir, scalars in runs:
+        for run_name, scalars in runs:
             for tag, label in series:
                 if tag in scalars:
                     steps, values = scalars[tag]
-                    name = (f"{run_dir.name}: {label}" if len(series) > 1 else run_dir.name) if several else label
+                    name = (f"{run_name}: {label}" if len(series) > 1 else run_name) if several else label
                     axis.plot(steps / 1e6, values, label=name, linewidth=1.2)
             if title == "discriminator reward" and {"info/disc_reward_std", "info/disc_reward_mean"} <= set(scalars):
                 steps, mean = scalars["info/disc_reward_mean"]
@@ -80,7 +83,7 @@ def plot_runs(run_dirs: list[Path], output: Path) -> Path:
         axis.grid(alpha=0.3)
         if axis.lines:
             axis.legend(fontsize=8)
-    figure.suptitle(" vs ".join(run_dir.name for run_dir, _ in runs))
+    figure.suptitle(" vs ".join(name for name, _ in runs))
     temporary = output.with_name(f".{output.name}.partial.png")
     try:
         figure.savefig(temporary, dpi=100)

@@ -163,7 +163,9 @@ def main(argv: list[str] | None = None) -> None:
         value = given.get(f"train.params.config.{key}", str(only))
         if value.lower() != str(only).lower():  # Hydra reads false and False alike
             parser.error(f"train.params.config.{key}={value}: skrl's AMP agent has only {key} {only}; drop it")
-    overrides = ["task=HumanoidAMP", f"seed={args.seed}", *skrl_overrides(), *args.overrides]
+    # skrl's agent runs in float32 here; so does ours, so that the comparison is of the learners, not of precision.
+    precision = [] if "train.params.config.mixed_precision" in given else ["train.params.config.mixed_precision=False"]
+    overrides = ["task=HumanoidAMP", f"seed={args.seed}", *skrl_overrides(), *precision, *args.overrides]
     every = max(1, args.epochs // 10)
     print(machine_description())
     print(f"both learners: {args.epochs} iterations, overrides {' '.join(overrides)}", flush=True)

@@ -49,7 +49,7 @@ def build_networks(checkpoint: str | None, seed: int) -> tuple[Any, int, int, st
     network_params = OmegaConf.to_container(config.train.params.network, resolve=True)
     torch.manual_seed(seed)
     if checkpoint is None:
-        obs_size, amp_size = 105, 105 * int(config.task.env.numAMPObsSteps)
+        obs_size, amp_size, actions = 105, 105 * int(config.task.env.numAMPObsSteps), 28
         weights, source = None, f"fresh networks of the default configuration (seed {seed})"
     else:
         state = load_checkpoint(checkpoint)
@@ -60,14 +60,14 @@ def build_networks(checkpoint: str | None, seed: int) -> tuple[Any, int, int, st
         }
         network_params["mlp"]["units"] = _units(weights, "actor_mlp")
         network_params["disc"]["units"] = _units(weights, "_disc_mlp")
-        obs_size = weights["actor_mlp.0.weight"].shape[1]
+        obs_size, actions = weights["actor_mlp.0.weight"].shape[1], weights["mu.weight"].shape[0]
         amp_size = weights["_disc_mlp.0.weight"].shape[1]
         source = f"checkpoint {checkpoint}"
     builder = AMPBuilder()
     builder.load(network_params)
     with contextlib.redirect_stdout(io.StringIO()):  # rl_games prints each MLP it builds
         network = builder.build(
-            "amp", actions_num=28, input_shape=(obs_size,), amp_input_shape=(amp_size,), value_size=1, num_seqs=1
+            "amp", actions_num=actions, input_shape=(obs_size,), amp_input_shape=(amp_size,), value_size=1, num_seqs=1
         )
     if weights is not None:
         network.load_state_dict(weights)
@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except (KeyError, RuntimeError) as error:
-        print(f"error: {args.checkpoint}: not the AMP networks this benchmark reads ({error})", file=sys.stderr)
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"error: {args.checkpoint}: not the AMP networks this benchmark reads ({reason})", file=sys.stderr)
         return 1
     native = "yes" if bf16_matmul_native("cpu") else "no (emulated: slow, and auto keeps float32)"
     print(f"{source}; bfloat16 matrix units (AMX) on this CPU: {native}")

@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from rl_games.common import a2c_common
 
 
 class LaunchError(RuntimeError):
@@ -117,6 +116,8 @@ def init_base_for_rank(agent: Any, base_name: str, params: dict[str, Any]) -> No
 
     Ranks other than 0 build the base's run folders in a temporary directory (only rank 0 writes outputs).
     """
+    from rl_games.common import a2c_common  # here: the launcher imports this module before it needs rl_games
+
     config = params["config"]
     rank = dist.get_rank()
     config["multi_gpu"] = False

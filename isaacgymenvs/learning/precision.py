@@ -25,11 +25,12 @@ MIXED_PRECISION_VALUES = (True, False, "auto")
 
 
 def bf16_matmul_native(device: str | torch.device) -> bool:
-    """Whether ``device`` multiplies bfloat16 matrices in units built for it (CUDA: ``is_bf16_supported``; CPU: AMX
-    tiles, usable by this process)."""
+    """Whether ``device`` multiplies bfloat16 matrices in units built for it (CUDA: compute capability 8.0 or newer;
+    CPU: AMX tiles, usable by this process)."""
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        # is_bf16_supported() also says yes where bfloat16 is emulated (before Ampere); tensor cores need 8.0.
+        return torch.cuda.is_available() and torch.cuda.get_device_capability(device) >= (8, 0)
     if device.type != "cpu":
         return False
     # Private torch helpers (torch >= 2.1); _init_amx asks the kernel for the tile state and says whether it was given.
