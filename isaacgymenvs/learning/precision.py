@@ -6,7 +6,7 @@ rl_games' ``mixed_precision`` key turns on bfloat16 autocast for the model's for
 and the update's first ones come from the same arithmetic. The environment's own torch maths never run under it.
 
 The key takes ``True``, ``False`` or ``auto``: bfloat16 where it pays (a CUDA GPU that supports it; a CPU with AMX
-tile units), float32 elsewhere. Measured end to end on one AMX CPU (``docs/benchmarks.md``), bfloat16 trained 24-41 %
+tile units), float32 elsewhere. Measured end to end on one AMX CPU (``docs/benchmarks.md``), bfloat16 trained 12-43 %
 faster with AMX, but with oneDNN held to AVX-512 BF16 instructions it was 17 % slower than float32, with plain AVX-512
 half as fast and with AVX2 13 times slower (emulated): so ``auto`` asks for AMX. No loss scaling: bfloat16 has
 float32's exponent range. The layers whose outputs the losses are taken of (action
