@@ -25,6 +25,8 @@ from typing import Any
 import torch
 
 from isaacgymenvs.bench.timing import machine_description
+from isaacgymenvs.tasks.amp.humanoid_amp_base import NUM_ACTIONS
+from isaacgymenvs.tasks.humanoid_amp import NUM_AMP_OBS_PER_STEP
 
 PPO_CLIP = 0.2
 
@@ -49,7 +51,8 @@ def build_networks(checkpoint: str | None, seed: int) -> tuple[Any, int, int, st
     network_params = OmegaConf.to_container(config.train.params.network, resolve=True)
     torch.manual_seed(seed)
     if checkpoint is None:
-        obs_size, amp_size, actions = 105, 105 * int(config.task.env.numAMPObsSteps), 28
+        obs_size, actions = NUM_AMP_OBS_PER_STEP, NUM_ACTIONS
+        amp_size = NUM_AMP_OBS_PER_STEP * int(config.task.env.numAMPObsSteps)
         weights, source = None, f"fresh networks of the default configuration (seed {seed})"
     else:
         state = load_checkpoint(checkpoint)
@@ -101,6 +104,7 @@ def measure(network: Any, obs_size: int, amp_size: int, rows: int, seed: int) ->
     results["beyond_clip"] = float(((log_ratio.exp() - 1).abs() > PPO_CLIP).float().mean())
     part = max(1, rows // 8)
     in_part = _outputs(network, obs[:part], amp_obs[:part], mixed=True)["mu"]
+    results["part_rows"] = part
     results["batch_dependence"] = float((in_part - mixed["mu"][:part]).abs().max())
     return results
 
@@ -118,7 +122,7 @@ def report(results: dict[str, float], rows: int) -> list[str]:
         f"log-probability of actions sampled around the float32 means, bfloat16 minus float32: std "
         f"{results['log_ratio_std']:.4f}; probability ratio moved by more than PPO's clip {PPO_CLIP}: "
         f"{100 * results['beyond_clip']:.2f} % of samples",
-        f"a row's action mean computed among {max(1, rows // 8)} rows or among {rows}: largest difference "
+        f"a row's action mean computed among {results['part_rows']:.0f} rows or among {rows}: largest difference "
         f"{results['batch_dependence']:.2e}"
         + (" (none: rollout and update agree)" if not results["batch_dependence"] else ""),
     ]

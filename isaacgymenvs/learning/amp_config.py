@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from isaacgymenvs.learning.amp_losses import DiscRewardType, RewardCombine
+from isaacgymenvs.learning.precision import MIXED_PRECISION_ERROR, is_mixed_precision_value
 from isaacgymenvs.tasks.amp.humanoid_amp_base import NUM_ACTIONS, NUM_OBS
 from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError
 from isaacgymenvs.utils.memory import machine_memory_bytes
@@ -208,8 +209,8 @@ def check_train_params(
         if key in config:
             _boolean(config[key], f"{prefix}.{key}")
     mixed_precision = config.get("mixed_precision", False)
-    if not isinstance(mixed_precision, bool) and mixed_precision != "auto":
-        raise ConfigError(f"{prefix}.mixed_precision must be true, false or auto, got {mixed_precision!r}")
+    if not is_mixed_precision_value(mixed_precision):
+        raise ConfigError(f"{prefix}.{MIXED_PRECISION_ERROR}, got {mixed_precision!r}")
     player = config.get("player", {})
     if not isinstance(player, Mapping):
         raise ConfigError(f"{prefix}.player must be a mapping of keys, got {player!r}")

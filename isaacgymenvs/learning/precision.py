@@ -9,8 +9,8 @@ The key takes ``True``, ``False`` or ``auto``: bfloat16 where it pays (a CUDA GP
 tile units), float32 elsewhere. Measured end to end on one AMX CPU (``docs/benchmarks.md``), bfloat16 trained 12-43 %
 faster with AMX, but with oneDNN held to AVX-512 BF16 instructions it was 17 % slower than float32, with plain AVX-512
 half as fast and with AVX2 13 times slower (emulated): so ``auto`` asks for AMX. No loss scaling: bfloat16 has
-float32's exponent range. The layers whose outputs the losses are taken of (action
-means, values, discriminator logits) stay in float32 (:class:`FullPrecisionLinear`).
+float32's exponent range. The layers whose outputs the losses are taken of (action means, values, discriminator
+logits) stay in float32 (:class:`FullPrecisionLinear`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,12 @@ from typing import Any
 import torch
 from torch import nn
 
-MIXED_PRECISION_VALUES = (True, False, "auto")
+MIXED_PRECISION_ERROR = "mixed_precision must be true, false or auto"
+
+
+def is_mixed_precision_value(value: Any) -> bool:
+    """Whether ``value`` is one the ``mixed_precision`` key takes: ``True``, ``False`` or ``auto``."""
+    return isinstance(value, bool) or (isinstance(value, str) and value == "auto")
 
 
 def bf16_matmul_native(device: str | torch.device) -> bool:
@@ -45,11 +50,9 @@ def resolve_mixed_precision(value: Any, device: str | torch.device) -> bool:
     Raises:
         ValueError: a value other than ``True``, ``False`` or ``auto``.
     """
-    if value == "auto" and isinstance(value, str):
-        return bf16_matmul_native(device)
-    if isinstance(value, bool):
-        return value
-    raise ValueError(f"mixed_precision must be true, false or auto, got {value!r}")
+    if not is_mixed_precision_value(value):
+        raise ValueError(f"{MIXED_PRECISION_ERROR}, got {value!r}")
+    return value if isinstance(value, bool) else bf16_matmul_native(device)
 
 
 def precision_note(value: Any, device: str | torch.device) -> str | None:
