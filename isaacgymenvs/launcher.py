@@ -30,8 +30,8 @@ from typing import Any
 import isaacgymenvs
 from isaacgymenvs.learning.distributed import LaunchError, init_distributed
 from isaacgymenvs.motion.motion import MotionFileError
-from isaacgymenvs.physics.mujoco_backend import default_thread_count
 from isaacgymenvs.physics.mujoco_model import ModelError
+from isaacgymenvs.physics.mujoco_threads import default_thread_count
 from isaacgymenvs.resume import apply_saved_config, override_keys, resume_target, run_folder, saved_run_config
 from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError, HumanoidAMPConfig
 from isaacgymenvs.utils.files import check_creatable, remove_stale_temporaries

@@ -31,10 +31,8 @@ def test_compiled_kernels_match_eager() -> None:
     for _ in range(5):
         task.reset_done()
         task.step(torch.rand(32, 28) * 2 - 1)
-        qpos, qvel, cfrc = (
-            torch.from_numpy(array.astype(np.float32)) for array in (backend._qpos, backend._qvel, backend._cfrc_ext)
-        )
-        _same(backend._state_kernel(qpos, qvel, cfrc), backend._engine_state(qpos, qvel, cfrc))
+        qpos, qvel = (torch.from_numpy(array.astype(np.float32)) for array in (backend._qpos, backend._qvel))
+        _same(backend._state_kernel(qpos, qvel), backend._engine_state(qpos, qvel))
         targets = torch.rand(32, 28) * 6 - 3
         _same(
             backend._target_kernel(targets, backend._hinge_pos),

@@ -118,6 +118,19 @@ def test_reference_state_init_puts_the_body_in_the_clips_pose(clip: str) -> None
     np.testing.assert_allclose(task.backend.dof_vel.numpy(), dof_vel.numpy(), atol=1e-4)
 
 
+def test_amp_window_holds_the_last_k_observations_newest_first() -> None:
+    task = _task(6, numAMPObsSteps=4, enableEarlyTermination=False)
+    obs = task.reset_done()[0]["obs"].clone()
+    seen = [obs]
+    for step in range(6):
+        obs_dict, _, _, extras = task.step(torch.rand(6, 28) * 2 - 1)
+        seen.insert(0, obs_dict["obs"].clone())
+        window = extras["amp_obs"].reshape(6, 4, 105)
+        for slot in range(min(4, step + 2)):  # older slots than the episode hold the reset's history
+            torch.testing.assert_close(window[:, slot], seen[slot])
+        assert task.reset_done()[1].numel() == 0
+
+
 def test_amp_history_after_a_reference_reset_matches_the_demonstration() -> None:
     task = _task(16, stateInit="Start")
     task.reset_done()

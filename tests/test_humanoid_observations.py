@@ -141,6 +141,39 @@ def test_reset_rule_hand_checked() -> None:
     assert compute_humanoid_reset(reset_buf, progress, contact, contact_ids, positions, 300, False, 0.5)[1][0] == 0
 
 
+def _reference_reset(reset_buf, progress, contact, contact_ids, positions, max_length, early, height):
+    """The original's reset maths, written as it did them (masked copies of the forces and heights)."""
+    terminated = torch.zeros_like(reset_buf)
+    if early:
+        masked_contact = contact.clone()
+        masked_contact[:, contact_ids, :] = 0
+        fall_contact = torch.any(torch.any(masked_contact > 0.1, dim=-1), dim=-1)
+        fall_height = positions[..., 2] < height
+        fall_height[:, contact_ids] = False
+        has_fallen = fall_contact & torch.any(fall_height, dim=-1) & (progress > 1)
+        terminated = torch.where(has_fallen, torch.ones_like(reset_buf), terminated)
+    reset = torch.where(progress >= max_length - 1, torch.ones_like(reset_buf), terminated)
+    return reset, terminated
+
+
+@pytest.mark.parametrize("early", [True, False])
+def test_reset_rule_matches_the_original_maths_on_random_states(early: bool) -> None:
+    generator = torch.Generator().manual_seed(3)
+    n = 4096
+    progress = torch.randint(0, 301, (n,), generator=generator)
+    reset_buf = torch.zeros(n, dtype=torch.long)
+    # Forces around the 0.1 N threshold, some bodies near the 0.5 m height.
+    contact = torch.randn(n, 15, 3, generator=generator) * 0.2 * (torch.rand(n, 15, 1, generator=generator) < 0.3)
+    positions = torch.rand(n, 15, 3, generator=generator) * 0.7 + 0.25
+    contact_ids = torch.tensor([11, 14])
+    ours = compute_humanoid_reset(reset_buf, progress, contact, contact_ids, positions, 300, early, 0.5)
+    expected = _reference_reset(reset_buf, progress, contact, contact_ids, positions, 300, early, 0.5)
+    for got, want in zip(ours, expected, strict=True):
+        assert got.dtype == want.dtype == torch.long
+        assert torch.equal(got, want)
+    assert 0 < int(expected[1].sum()) < n or not early  # the draw has both falls and non-falls
+
+
 def test_pd_action_offset_and_scale() -> None:
     limits = torch.zeros(28, 2)
     elbow, knee = AMP_JOINT_LAYOUT.dof_names.index("right_elbow"), AMP_JOINT_LAYOUT.dof_names.index("left_knee")

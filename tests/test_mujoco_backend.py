@@ -250,3 +250,71 @@ def test_without_self_collisions_only_the_ground_touches_the_character() -> None
         floor_contacts = sum(model.geom_bodyid[c.geom1] == 0 or model.geom_bodyid[c.geom2] == 0 for c in data.contact)
         assert floor_contacts > 0
     assert counts[True] > 0 and counts[False] == 0
+
+
+def _random_states(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    root = torch.zeros(count, 13)
+    root[:, 0:2] = torch.randn(count, 2, generator=generator)
+    root[:, 2] = 0.8 + 0.2 * torch.rand(count, generator=generator)
+    root[:, 3:7] = rot.quat_normalize(torch.randn(count, 4, generator=generator))
+    root[:, 7:13] = torch.randn(count, 6, generator=generator)
+    dof_pos = (torch.rand(count, 28, generator=generator) - 0.5) * 1.2
+    return root, dof_pos, torch.randn(count, 28, generator=generator)
+
+
+@pytest.mark.parametrize("pd_control", [True, False])
+def test_prepared_states_write_what_set_state_and_refresh_do(pd_control: bool) -> None:
+    """Two batches stepped alike; rows 1, 4, 5 of one reset by set_state + refresh, of the other by writing states
+    prepared beforehand: MuJoCo's rows and every state tensor agree exactly, and so does the next step."""
+    direct, prepared_side = _backend(6, pd_control=pd_control), _backend(6, pd_control=pd_control)
+    for backend in (direct, prepared_side):
+        backend.set_state(torch.arange(6), *_random_states(6, seed=1))
+        backend.simulate(60)  # half a second: on the ground, touching it
+        backend.refresh()
+    env_ids = torch.tensor([5, 1, 4])
+    assert float(prepared_side.contact_forces[env_ids].abs().sum()) > 0
+    states = _random_states(3, seed=2)
+    prepared = prepared_side.prepare_states(*states)
+    assert all(len(rows) == 3 for rows in prepared.values())
+    direct.set_state(env_ids, *states)
+    direct.refresh(env_ids)
+    prepared_side.write_prepared_states(env_ids, prepared)
+    for field in ("_qpos", "_qvel", "_ctrl", "_time", "_qacc_warmstart", "_contacts_valid"):
+        np.testing.assert_array_equal(getattr(prepared_side, field), getattr(direct, field), err_msg=field)
+    names = ("root_states", "dof_pos", "dof_vel", "rigid_body_pos", "rigid_body_rot", "contact_forces", "_hinge_pos")
+    for name in names:
+        torch.testing.assert_close(getattr(prepared_side, name), getattr(direct, name), rtol=0, atol=0, msg=name)
+    assert float(prepared_side.contact_forces[env_ids].abs().sum()) == 0  # as after any state write
+    for backend in (direct, prepared_side):
+        if pd_control:
+            backend.set_dof_position_targets(torch.full((6, 28), 0.1))
+        else:
+            backend.set_dof_actuation_forces(torch.full((6, 28), 5.0))
+        backend.simulate(4)
+        backend.refresh()
+    np.testing.assert_array_equal(prepared_side._qpos, direct._qpos)
+
+
+def test_work_while_stepping_runs_beside_the_same_physics() -> None:
+    plain, overlapped = _backend(8), _backend(8, num_threads=2)
+    calls = []
+    for backend in (plain, overlapped):
+        backend.set_state(torch.arange(8), *_random_states(8, seed=3))
+        backend.set_dof_position_targets(torch.full((8, 28), -0.2))
+    plain.simulate(4)
+    overlapped.simulate(4, while_stepping=lambda: calls.append(torch.get_num_threads()))
+    assert calls == [1]  # called once, on one torch thread
+    np.testing.assert_array_equal(overlapped._qpos, plain._qpos)  # results do not depend on threads or callbacks
+    # An unstable simulation is still caught, and an error in the callback reaches the caller after the step.
+    overlapped._qvel[3, :] = np.nan
+    assert overlapped.simulate(4, while_stepping=lambda: None).tolist() == [False] * 3 + [True] + [False] * 4
+
+    def failing() -> None:
+        raise RuntimeError("callback failed")
+
+    time_before = overlapped._time.copy()
+    with pytest.raises(RuntimeError, match="callback failed"):
+        overlapped.simulate(4, while_stepping=failing)
+    assert (overlapped._time > time_before).all()  # the physics step finished all the same
+    overlapped.close()

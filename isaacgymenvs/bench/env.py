@@ -37,7 +37,7 @@ import torch
 from mujoco.batch import Batch
 
 from isaacgymenvs.bench.timing import machine_description
-from isaacgymenvs.physics.mujoco_backend import available_cores
+from isaacgymenvs.physics.mujoco_threads import available_cores
 from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP
 
 MOTION = "humanoid3d_run"

@@ -22,17 +22,18 @@ from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP
 WARMUP_STEPS = 5
 PROFILED_STEPS = 30
 
-# (label, owner attribute path, method): nested by the label's indentation.
+# (label, owner attribute path, method): nested by the label's indentation. A method listed twice runs both in
+# reset_done (its first label) and in the step (its second).
 PARTS = (
     ("reset_done: resets of finished environments", "", "reset_done"),
-    ("  new states (motion library, reference AMP history)", "", "_reset_actors"),
+    ("  starting states prepared on the spot (too few ready)", "_reset_pool", "_prepare"),
     ("    motion library get_motion_state", "_motion_lib", "get_motion_state"),
-    ("    backend.set_state (write MuJoCo rows)", "backend", "set_state"),
-    ("  backend.refresh of the reset rows", "backend", "refresh"),
-    ("  observations of the reset rows", "", "_compute_observations"),
+    ("  backend.write_prepared_states (rows, state tensors)", "backend", "write_prepared_states"),
     ("pre_physics_step: actions -> PD targets -> ctrl", "", "pre_physics_step"),
     ("simulate", "", "simulate"),
-    ("  MuJoCo batch.step (the physics)", "backend._batch", "step"),
+    ("  MuJoCo batch.step (the physics, on its threads)", "backend._batch", "step"),
+    ("  starting states prepared meanwhile (this thread)", "_reset_pool", "_prepare"),
+    ("    motion library get_motion_state ", "_motion_lib", "get_motion_state"),
     ("post_physics_step", "", "post_physics_step"),
     ("  backend.refresh (conversions, forward kinematics)", "backend", "refresh"),
     ("  observations", "", "_compute_observations"),
@@ -92,17 +93,16 @@ def profile_step(num_envs: int, threads: int, steps: int = PROFILED_STEPS) -> tu
 
         return wrapper
 
-    # refresh and observations run both in resets and in the step: told apart by whether a reset is under way.
-    shared = ("refresh", "_compute_observations")
+    labels_of: dict[tuple[str, str], list[str]] = defaultdict(list)
     for label, path, method in PARTS:
-        if method not in shared:
-            owner = _owner(task, path)
-            setattr(owner, method, timed(label, getattr(owner, method)))
-    for method in shared:
-        owner = task.backend if method == "refresh" else task
-        reset_label, step_label = (label for label, _, name in PARTS if name == method)
-        in_reset, in_step = timed(reset_label, getattr(owner, method)), timed(step_label, getattr(owner, method))
-        setattr(owner, method, _by_phase(phase, in_reset, in_step))
+        labels_of[(path, method)].append(label)
+    for (path, method), labels in labels_of.items():
+        owner = _owner(task, path)
+        function = getattr(owner, method)
+        if len(labels) == 1:
+            setattr(owner, method, timed(labels[0], function))
+        else:  # told apart by whether a reset is under way
+            setattr(owner, method, _by_phase(phase, timed(labels[0], function), timed(labels[1], function)))
     reset_done = task.reset_done
 
     def reset_phase() -> object:

@@ -17,6 +17,7 @@ State tensors (refreshed by :meth:`PhysicsBackend.refresh`, valid until the next
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -78,6 +79,8 @@ class PhysicsBackend(ABC):
     rigid_body_vel: torch.Tensor
     rigid_body_ang_vel: torch.Tensor
     contact_forces: torch.Tensor
+    #: Whether :meth:`prepare_states` prepares states ahead (else it returns None).
+    prepares_states: bool = False
 
     @abstractmethod
     def set_dof_position_targets(self, targets: torch.Tensor) -> None:
@@ -88,8 +91,12 @@ class PhysicsBackend(ABC):
         """Joint torques ``[N, D]`` (N m) for torque mode, held until changed."""
 
     @abstractmethod
-    def simulate(self, num_steps: int) -> torch.Tensor:
+    def simulate(self, num_steps: int, while_stepping: Callable[[], None] | None = None) -> torch.Tensor:
         """Advance every environment by ``num_steps`` physics steps.
+
+        ``while_stepping`` is called on the caller's thread while the physics runs, where the engine allows it (the
+        C backend steps on its own threads meanwhile); it must not touch the engine's state. Otherwise it is called
+        before this returns.
 
         Returns:
             ``[N]`` bool: environments whose simulation became unstable (NaN, huge velocities, or an engine reset) in
@@ -106,6 +113,24 @@ class PhysicsBackend(ABC):
     ) -> None:
         """Teleport environments ``env_ids`` ``[n]`` to the given state (``[n, 13]``, ``[n, D]``, ``[n, D]``), clear
         their solver history, and make their derived quantities (body positions, contacts) current."""
+
+    def prepare_states(
+        self, root_states: torch.Tensor, dof_pos: torch.Tensor, dof_vel: torch.Tensor
+    ) -> dict[str, torch.Tensor] | None:
+        """Everything :meth:`set_state` followed by :meth:`refresh` would compute for ``M`` new states, computed now
+        and written later by :meth:`write_prepared_states` (so that a task can prepare resets while the physics runs).
+
+        Returns:
+            tensors with a leading ``[M]`` dimension, among them ``root_states``, ``dof_pos``, ``dof_vel`` and
+            ``rigid_body_pos`` as :meth:`refresh` would read them back; or None where the backend does not prepare
+            states (then the task calls :meth:`set_state` and :meth:`refresh`).
+        """
+        return None
+
+    def write_prepared_states(self, env_ids: torch.Tensor, prepared: dict[str, torch.Tensor]) -> None:
+        """Put environments ``env_ids`` ``[n]`` in the prepared states (rows ``[n]`` of :meth:`prepare_states`'s
+        result, in the same order), state tensors included, as :meth:`set_state` and :meth:`refresh` would."""
+        raise NotImplementedError(f"{type(self).__name__} does not prepare states")
 
     def close(self) -> None:  # noqa: B027 - an optional hook: backends without resources to release keep it
         """Release engine resources."""

@@ -27,8 +27,9 @@ in the working directory (:mod:`isaacgymenvs.physics.mujoco_log`, installed when
 
 from __future__ import annotations
 
-import os
+import functools
 import warnings
+from collections.abc import Callable
 
 import mujoco
 import numpy as np
@@ -41,6 +42,7 @@ from isaacgymenvs.physics.backend import BackendConfig, LazyBodyVelocities, Phys
 from isaacgymenvs.physics.joint_mapping import HingeJointMap
 from isaacgymenvs.physics.mujoco_log import install_warning_handler
 from isaacgymenvs.physics.mujoco_model import START_TIME, ModelError, compile_model, find_elements, motor_efforts
+from isaacgymenvs.physics.mujoco_threads import BatchStepper, default_thread_count
 from isaacgymenvs.utils import rotations as rot
 from isaacgymenvs.utils.kernels import Kernel
 
@@ -48,15 +50,10 @@ from isaacgymenvs.utils.kernels import Kernel
 UNSTABLE_VELOCITY = 1.0e3
 
 
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def default_thread_count() -> int:
-    """Threads to step with when none are asked for: every core this process may use, shared evenly among the
-    processes a torchrun group starts on this machine (``LOCAL_WORLD_SIZE``), so that ranks do not oversubscribe."""
-    processes_here = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-    return max(1, available_cores() // processes_here)
+def _as_slice(ids: np.ndarray) -> slice | None:
+    """``ids`` as a slice when they are consecutive and ascending (None otherwise)."""
+    first = int(ids[0]) if len(ids) else 0
+    return slice(first, first + len(ids)) if np.array_equal(ids, np.arange(first, first + len(ids))) else None
 
 
 class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
@@ -66,6 +63,8 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
         config: model file, batch size, timing and actuation.
         layout: the character's bodies (in canonical order) and DOF groups.
     """
+
+    prepares_states = True
 
     def __init__(self, config: BackendConfig, layout: JointLayout = AMP_JOINT_LAYOUT) -> None:
         if config.num_envs <= 0:
@@ -85,6 +84,8 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
         threads = config.num_threads if config.num_threads > 0 else default_thread_count()
         self.num_threads = min(threads, self.num_envs)
         self._batch = Batch(self.model, self.num_envs, nthread=self.num_threads)
+        self._stepper = BatchStepper()  # steps the batch while the caller works (simulate's while_stepping)
+        self._default_qpos = torch.from_numpy(self.model.qpos0.copy())
         self._qpos = self._batch.bind("qpos")
         self._qvel = self._batch.bind("qvel")
         self._ctrl = self._batch.bind("ctrl")
@@ -164,6 +165,11 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
         self._root_qpos_rows = torch.tensor([q, q + 1, q + 2, q + 4, q + 5, q + 6, q + 3], **long)
         self._root_qvel_rows = torch.arange(v, v + 6, **long)
         self._ball_positions = self._tree.canonical[self.joint_map.ball_bodies]
+        # The character's bodies' rows of cfrc_ext: a slice when they are consecutive (they are in our model), so that
+        # only their force part is converted, without a gather.
+        self._force_rows = _as_slice(self._body_ids) or self._body_ids_tensor
+        # Likewise the actuators' columns of ctrl (in DOF order in our model: a plain converting copy).
+        self._actuator_columns = _as_slice(self._actuator_ids)
         self.contact_forces = torch.zeros((n, bodies, 3), **zeros)
 
     # --- the interface --------------------------------------------------------------------------------------------
@@ -182,13 +188,16 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
 
     def _write_controls(self, values: torch.Tensor) -> None:
         """Every environment's controls from ``[N, D]`` values in DOF order (one converting copy into MuJoCo)."""
-        self._ctrl_view.index_copy_(1, self._actuator_ids_tensor, values.cpu().to(torch.float64))
+        if self._actuator_columns is not None:
+            self._ctrl_view[:, self._actuator_columns].copy_(values)
+        else:
+            self._ctrl_view.index_copy_(1, self._actuator_ids_tensor, values.cpu().to(torch.float64))
 
-    def simulate(self, num_steps: int) -> torch.Tensor:
+    def simulate(self, num_steps: int, while_stepping: Callable[[], None] | None = None) -> torch.Tensor:
         expected_time = self._time + num_steps * self.physics_dt
         failed = np.zeros(self.num_envs, dtype=bool)
         try:
-            self._batch.step(nstep=num_steps)
+            self._step_batch(num_steps, while_stepping)
         except SimulationError as error:  # those simulations kept their previous state
             failed[np.asarray(error.ids)] = True
         self._contacts_valid[:] = True
@@ -202,6 +211,12 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
             self._park(np.flatnonzero(unstable))
         return torch.from_numpy(unstable).to(self.device)
 
+    def _step_batch(self, num_steps: int, while_stepping: Callable[[], None] | None) -> None:
+        if while_stepping is None:
+            self._batch.step(nstep=num_steps)
+        else:
+            self._stepper.run(functools.partial(self._batch.step, nstep=num_steps), while_stepping)
+
     def _park(self, ids: np.ndarray) -> None:
         """Reset simulations ``ids`` to the model's default state with the clock at :data:`START_TIME`."""
         self._batch.reset(ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
@@ -209,21 +224,23 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
         self._contacts_valid[ids] = False
 
     def refresh(self, env_ids: torch.Tensor | None = None) -> None:
+        body_forces = self._cfrc_view[:, self._force_rows, 3:6]  # [N, B, 3] force parts (a view when sliced)
         if env_ids is None:
             rows = None
-            qpos, qvel, cfrc_ext = self._qpos_view, self._qvel_view, self._cfrc_view
+            qpos, qvel = self._qpos_view, self._qvel_view
             valid = None if self._contacts_valid.all() else torch.from_numpy(self._contacts_valid).to(self.device)
         else:
             rows = env_ids.detach().cpu()
-            qpos, qvel, cfrc_ext = (
-                view.index_select(0, rows) for view in (self._qpos_view, self._qvel_view, self._cfrc_view)
+            qpos, qvel, body_forces = (
+                view.index_select(0, rows) for view in (self._qpos_view, self._qvel_view, body_forces)
             )
             valid = torch.from_numpy(self._contacts_valid[rows.numpy()]).to(self.device)
             rows = rows.to(self.device)
         device = {"device": self.device, "dtype": torch.float32}
-        root_states, hinge_pos, dof_pos, dof_vel, matrices, positions, forces = self._state_kernel(
-            qpos.to(**device), qvel.to(**device), cfrc_ext.to(**device)
+        root_states, hinge_pos, dof_pos, dof_vel, matrices, positions = self._state_kernel(
+            qpos.to(**device), qvel.to(**device)
         )
+        forces = body_forces.to(**device)
         if valid is not None:
             forces = torch.where(valid[:, None, None], forces, torch.zeros_like(forces))
         outputs = (
@@ -246,13 +263,13 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
         self._body_rot_stale = True
         self._body_vel_stale = True
 
-    def _engine_state(self, qpos: torch.Tensor, qvel: torch.Tensor, cfrc_ext: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """The task's state from MuJoCo's ``qpos [n, nq]``, ``qvel [n, nv]``, ``cfrc_ext [n, nbody, 6]`` (float32).
+    def _engine_state(self, qpos: torch.Tensor, qvel: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The task's state from MuJoCo's ``qpos [n, nq]`` and ``qvel [n, nv]`` (float32).
 
         Returns:
             ``root_states [n, 13]``, hinge angles ``[n, D]``, ``dof_pos [n, D]``, ``dof_vel [n, D]``, body rotation
-            matrices ``[3, 3, B, n]`` (the tree's internal body order), body origins ``[n, B, 3]``, contact forces
-            ``[n, B, 3]``. The ``[n, ...]`` results may be transposed views.
+            matrices ``[3, 3, B, n]`` (the tree's internal body order), body origins ``[n, B, 3]``. The ``[n, ...]``
+            results may be transposed views.
         """
         qpos_planes, qvel_planes = qpos.T, qvel.T
         root = qpos_planes.index_select(0, self._root_qpos_rows)  # [7, n]: position, rotation (x, y, z, w)
@@ -267,8 +284,7 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
         dof_pos = self.joint_map.with_balls(hinge_pos, exp_maps)
         dof_vel = self.joint_map.hinge_planes_to_dof_vel(hinge_pos, hinge_vel)
         positions = positions.index_select(1, self._tree.canonical).permute(2, 1, 0)
-        forces = cfrc_ext[:, self._body_ids_tensor, 3:6]
-        return root_states.T, hinge_pos.T, dof_pos.T, dof_vel.T, matrices, positions, forces
+        return root_states.T, hinge_pos.T, dof_pos.T, dof_vel.T, matrices, positions
 
     # Body rotations and velocities are not needed by the task every step: computed when first read after a refresh.
 
@@ -295,33 +311,83 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
         rows = env_ids.detach().to("cpu", torch.long)
         if rows.numel() == 0:
             return
-        ids = rows.numpy()
+        self._write_rows(rows, *self._state_rows(root_states, dof_pos, dof_vel))
+
+    def prepare_states(
+        self, root_states: torch.Tensor, dof_pos: torch.Tensor, dof_vel: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        qpos, qvel, controls = self._state_rows(root_states, dof_pos, dof_vel)
+        # What refresh() reads back from these rows once written (contact forces: zero, as after any state write).
+        device = {"device": self.device, "dtype": torch.float32}
+        root_states, hinge_pos, dof_pos, dof_vel, matrices, positions = self._state_kernel(
+            qpos.to(**device), qvel.to(**device)
+        )
+        return {
+            "qpos": qpos,
+            "qvel": qvel,
+            "ctrl": controls,
+            "root_states": root_states,
+            "hinge_pos": hinge_pos,
+            "dof_pos": dof_pos,
+            "dof_vel": dof_vel,
+            "rigid_body_pos": positions,
+            "body_matrices": matrices.permute(3, 0, 1, 2),  # [M, 3, 3, B]
+        }
+
+    def write_prepared_states(self, env_ids: torch.Tensor, prepared: dict[str, torch.Tensor]) -> None:
+        rows = env_ids.detach().to("cpu", torch.long)
+        if rows.numel() == 0:
+            return
+        self._write_rows(rows, prepared["qpos"], prepared["qvel"], prepared["ctrl"])
+        rows = rows.to(self.device)
+        for buffer, name in (
+            (self.root_states, "root_states"),
+            (self._hinge_pos, "hinge_pos"),
+            (self.dof_pos, "dof_pos"),
+            (self.dof_vel, "dof_vel"),
+            (self.rigid_body_pos, "rigid_body_pos"),
+        ):
+            buffer.index_copy_(0, rows, prepared[name])
+        self.contact_forces.index_fill_(0, rows, 0.0)
+        self._body_matrices.index_copy_(3, rows, prepared["body_matrices"].permute(1, 2, 3, 0))
+        self._body_rot_stale = True
+        self._body_vel_stale = True
+
+    def _state_rows(
+        self, root_states: torch.Tensor, dof_pos: torch.Tensor, dof_vel: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """MuJoCo's state rows for ``M`` states in the task's convention: ``qpos [M, nq]``, ``qvel [M, nv]`` and the
+        controls ``[M, nu]`` (float64; PD: the new pose's hinges, held until the next action; torque mode: zero).
+        Coordinates that are not the character's keep the model's defaults."""
         hinge_pos = self._target_kernel(dof_pos.to(self.device), None)
         hinge_vel = self.joint_map.dof_vel_to_hinges(hinge_pos, dof_vel.to(self.device))
         root_states = root_states.to(self.device)
         root_rot = rot.quat_normalize(root_states[:, 3:7])
         root_ang_vel_body = rot.quat_rotate_inverse(root_rot, root_states[:, 10:13])
-        # A state row is time, qpos, qvel, the solver's warm start and the controls (the model has no activations,
-        # mocap bodies or plugins): writing all of them is a complete reset, without a call into the engine.
-        self._time[ids] = START_TIME
-        self._qacc_warmstart[ids] = 0.0
-        self._contacts_valid[ids] = False
-        # Whole rows are gathered, filled and written back through the torch views (float32 -> float64 on the way).
-        q, v, double = self._root_qpos, self._root_qvel, torch.float64
-        qpos = self._qpos_view.index_select(0, rows)
+        count, q, v, double = len(root_states), self._root_qpos, self._root_qvel, torch.float64
+        qpos = self._default_qpos.expand(count, -1).clone()
         qpos[:, q : q + 3] = root_states[:, 0:3].to(double)
         qpos[:, q + 3 : q + 7] = rot.quat_xyzw_to_wxyz(root_rot).to(double)
         qpos[:, self._dof_qpos_tensor] = hinge_pos.to(double)
-        self._qpos_view.index_copy_(0, rows, qpos)
-        qvel = self._qvel_view.index_select(0, rows)
+        qvel = torch.zeros((count, self.model.nv), dtype=double)
         qvel[:, v : v + 3] = root_states[:, 7:10].to(double)
         qvel[:, v + 3 : v + 6] = root_ang_vel_body.to(double)
         qvel[:, self._dof_qvel_tensor] = hinge_vel.to(double)
-        self._qvel_view.index_copy_(0, rows, qvel)
-        # PD: hold the new pose until the next action arrives. Torque mode: no torque.
-        controls = torch.zeros((len(ids), self.model.nu), dtype=double)
+        controls = torch.zeros((count, self.model.nu), dtype=double)
         if self._pd_control:
             controls[:, self._actuator_ids_tensor] = hinge_pos.to(double)
+        return qpos, qvel, controls
+
+    def _write_rows(self, rows: torch.Tensor, qpos: torch.Tensor, qvel: torch.Tensor, controls: torch.Tensor) -> None:
+        """Write whole state rows of simulations ``rows`` ``[n]`` (CPU, long) through the torch views. A state row is
+        time, qpos, qvel, the solver's warm start and the controls (the model has no activations, mocap bodies or
+        plugins): writing all of them is a complete reset, without a call into the engine."""
+        ids = rows.numpy()
+        self._time[ids] = START_TIME
+        self._qacc_warmstart[ids] = 0.0
+        self._contacts_valid[ids] = False
+        self._qpos_view.index_copy_(0, rows, qpos)
+        self._qvel_view.index_copy_(0, rows, qvel)
         self._ctrl_view.index_copy_(0, rows, controls)
 
     def engine_qpos(self, env_id: int) -> np.ndarray:
@@ -329,4 +395,5 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
         return self._qpos[env_id].copy()
 
     def close(self) -> None:
+        self._stepper.close()
         self._batch = None

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
 from typing import Any
 
 import mujoco
@@ -205,8 +206,10 @@ class MuJoCoWarpBackend(LazyBodyVelocities, PhysicsBackend):
             raise RuntimeError("torques need pdControl: False (this backend was built for PD control)")
         self._ctrl[:, self._actuator_ids] = torques.detach().to(self.device, torch.float32)
 
-    def simulate(self, num_steps: int) -> torch.Tensor:
+    def simulate(self, num_steps: int, while_stepping: Callable[[], None] | None = None) -> torch.Tensor:
         self._run("step", self._mjw.step, num_steps)
+        if while_stepping is not None:  # queued behind the step's kernels on the one stream
+            while_stepping()
         self._contacts_valid.fill_(True)
         # One comparison catches NaN (never <=), inf and runaway velocities; overflowed buffers dropped constraints.
         unstable = (

@@ -12,6 +12,7 @@ Unlike the original, the lists of environments reset to the default pose or to t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from isaacgymenvs.tasks.amp.humanoid_amp_base import (
     compute_humanoid_observations,
 )
 from isaacgymenvs.tasks.amp.humanoid_amp_config import HumanoidAMPConfig, StateInit
+from isaacgymenvs.tasks.amp.reset_pool import ResetPool
 from isaacgymenvs.tasks.amp.utils_amp.motion_lib import MotionLib
 
 NUM_AMP_OBS_PER_STEP = NUM_OBS
@@ -79,11 +81,10 @@ class HumanoidAMP(HumanoidAMPBase):
             joint_layout=self.joint_layout,
             compile_kernels=config.sim.compile_kernels,
         )
-        self._amp_obs_buf = torch.zeros(
-            (self.num_envs, self._num_amp_obs_steps, NUM_AMP_OBS_PER_STEP), device=self.device
-        )
-        self._curr_amp_obs_buf = self._amp_obs_buf[:, 0]
-        self._hist_amp_obs_buf = self._amp_obs_buf[:, 1:]
+        window_shape = (self.num_envs, self._num_amp_obs_steps, NUM_AMP_OBS_PER_STEP)
+        self._amp_obs_buf = torch.zeros(window_shape, device=self.device)
+        # The window after the next step is built here in one copy, then the two swap (see _update_hist_amp_obs).
+        self._amp_obs_spare = torch.zeros(window_shape, device=self.device)
         self._amp_obs_demo_buf: torch.Tensor | None = None
         self._history_offsets = -self.dt * torch.arange(
             self._num_amp_obs_steps, dtype=torch.float64, device=self.device
@@ -92,10 +93,23 @@ class HumanoidAMP(HumanoidAMPBase):
         self._reset_default_env_ids = empty
         self._reset_ref_env_ids = empty
         self._reset_ref_history = torch.zeros((0, self._num_amp_obs_steps - 1, NUM_OBS), device=self.device)
+        # Starting states prepared while the physics steps, where the backend can prepare states (the C backend);
+        # None: resets draw and write their states on the spot.
+        self._reset_pool = ResetPool(self._prepare_starts, self.num_envs) if self.backend.prepares_states else None
 
     @property
     def amp_observation_space(self) -> spaces.Box:
         return spaces.Box(-np.inf, np.inf, (self.num_amp_obs,), dtype=np.float32)
+
+    @property
+    def _curr_amp_obs_buf(self) -> torch.Tensor:
+        """``[N, 105]`` view of the newest step of the AMP window."""
+        return self._amp_obs_buf[:, 0]
+
+    @property
+    def _hist_amp_obs_buf(self) -> torch.Tensor:
+        """``[N, K - 1, 105]`` view of the older steps of the AMP window."""
+        return self._amp_obs_buf[:, 1:]
 
     def get_num_amp_obs(self) -> int:
         return self.num_amp_obs
@@ -114,12 +128,18 @@ class HumanoidAMP(HumanoidAMPBase):
     def post_physics_step(self) -> None:
         super().post_physics_step()
         self._update_hist_amp_obs()
-        self._compute_amp_observations()
         self.extras["amp_obs"] = self._amp_obs_buf.reshape(self.num_envs, self.num_amp_obs).to(self.rl_device)
 
-    def _update_hist_amp_obs(self, env_ids: torch.Tensor | None = None) -> None:
-        rows = slice(None) if env_ids is None else env_ids
-        self._amp_obs_buf[rows, 1:] = self._amp_obs_buf[rows, :-1].clone()
+    def _update_hist_amp_obs(self) -> None:
+        """Shift every environment's AMP window by one step, the policy observation just computed becoming the newest.
+
+        The original shifted in place (a clone and a copy of the window) and then wrote the newest step; one ``cat``
+        into the spare buffer does both in a single pass. ``extras["amp_obs"]`` is a view of the current buffer, valid
+        until the next step (as before, when the one buffer was overwritten in place).
+        """
+        older = self._amp_obs_buf[:, :-1]
+        torch.cat([self.obs_buf.unsqueeze(1), older], dim=1, out=self._amp_obs_spare)
+        self._amp_obs_buf, self._amp_obs_spare = self._amp_obs_spare, self._amp_obs_buf
 
     def _compute_amp_observations(self, env_ids: torch.Tensor | None = None) -> None:
         # The per-step AMP observation is the policy observation (same function, same state), already computed.
@@ -166,8 +186,65 @@ class HumanoidAMP(HumanoidAMPBase):
     # --- resets ---------------------------------------------------------------------------------------------------
 
     def reset_idx(self, env_ids: torch.Tensor) -> None:
-        super().reset_idx(env_ids)
-        self._init_amp_obs(env_ids)
+        if self._reset_pool is None:
+            super().reset_idx(env_ids)
+            self._init_amp_obs(env_ids)
+            return
+        prepared = self._reset_pool.take(len(env_ids))
+        self.backend.write_prepared_states(env_ids, prepared)
+        window = prepared["amp_window"]
+        self.obs_buf.index_copy_(0, env_ids, window[:, 0])
+        self._amp_obs_buf.index_copy_(0, env_ids, window)
+        self._clear_episode_buffers(env_ids)
+
+    def _work_while_stepping(self) -> Callable[[], None] | None:
+        return None if self._reset_pool is None else self._reset_pool.refill
+
+    def _prepare_starts(self, count: int) -> dict[str, torch.Tensor]:
+        """``count`` starting states drawn as ``stateInit`` says, with all a reset writes (see :mod:`reset_pool`).
+
+        Returns:
+            the backend's prepared states plus ``amp_window`` ``[count, K, 105]``: the observation at the state
+            (slot 0) and the AMP history before it (the reference's, or copies of slot 0 for the default pose).
+        """
+        if self._state_init == StateInit.Default:
+            from_reference = torch.zeros(count, dtype=torch.bool, device=self.device)
+        elif self._state_init == StateInit.Hybrid:
+            probability = torch.full((count,), self._hybrid_init_prob, device=self.device)
+            from_reference = torch.bernoulli(probability) == 1
+        else:
+            from_reference = torch.ones(count, dtype=torch.bool, device=self.device)
+        root_states = self._initial_root_states[:1].expand(count, -1).clone()
+        dof_pos = self._initial_dof_pos[:1].expand(count, -1).clone()
+        dof_vel = torch.zeros_like(dof_pos)
+        reference_rows = from_reference.nonzero().flatten()
+        history = None
+        if len(reference_rows) > 0:
+            motion_ids = self._motion_lib.sample_motions(len(reference_rows))
+            if self._state_init == StateInit.Start:
+                motion_times = torch.zeros(len(reference_rows), dtype=torch.float64, device=self.device)
+            else:
+                motion_times = self._motion_lib.sample_time(motion_ids)
+            history, (reference_root, reference_dof_pos, reference_dof_vel) = self._reference_history(
+                motion_ids, motion_times
+            )
+            root_states.index_copy_(0, reference_rows, reference_root)
+            dof_pos.index_copy_(0, reference_rows, reference_dof_pos)
+            dof_vel.index_copy_(0, reference_rows, reference_dof_vel)
+        prepared = self.backend.prepare_states(root_states, dof_pos, dof_vel)
+        obs = self._observation_kernel(
+            prepared["root_states"],
+            prepared["dof_pos"],
+            prepared["dof_vel"],
+            prepared["rigid_body_pos"][:, self._key_body_ids],
+            self.config.local_root_obs,
+            self.joint_layout,
+        )
+        window = obs.unsqueeze(1).repeat(1, self._num_amp_obs_steps, 1)
+        if history is not None:
+            window[reference_rows, 1:] = history[:, 1:]
+        prepared["amp_window"] = window
+        return prepared
 
     def _reset_actors(self, env_ids: torch.Tensor) -> None:
         empty = env_ids[:0]

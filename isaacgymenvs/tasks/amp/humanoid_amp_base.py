@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -173,14 +174,14 @@ def compute_humanoid_reset(
     """
     terminated = torch.zeros_like(reset_buf)
     if enable_early_termination:
-        masked_contact = contact_buf.clone()
-        masked_contact[:, contact_body_ids, :] = 0
-        fall_contact = torch.any(torch.any(masked_contact > 0.1, dim=-1), dim=-1)
-        fall_height = rigid_body_pos[..., 2] < termination_height
-        fall_height[:, contact_body_ids] = False
-        fall_height = torch.any(fall_height, dim=-1)
+        # The original zeroes the allowed bodies' forces and heights in copies; a [B] mask of the other bodies gives
+        # the same flags without copying the [N, B, 3] planes.
+        other_bodies = torch.ones(contact_buf.shape[1], dtype=torch.bool, device=contact_buf.device)
+        other_bodies[contact_body_ids] = False
+        fall_contact = torch.any(torch.any(contact_buf > 0.1, dim=-1) & other_bodies, dim=-1)
+        fall_height = torch.any((rigid_body_pos[..., 2] < termination_height) & other_bodies, dim=-1)
         has_fallen = fall_contact & fall_height & (progress_buf > 1)
-        terminated = torch.where(has_fallen, torch.ones_like(reset_buf), terminated)
+        terminated = has_fallen.to(reset_buf.dtype)
     reset = torch.where(progress_buf >= max_episode_length - 1, torch.ones_like(reset_buf), terminated)
     return reset, terminated
 
@@ -353,7 +354,11 @@ class HumanoidAMPBase(VecTask):
             self.backend.set_dof_actuation_forces(self.actions * self._motor_efforts * self.config.power_scale)
 
     def simulate(self) -> None:
-        self._unstable_buf = self.backend.simulate(self.config.physics_steps_per_action)
+        self._unstable_buf = self.backend.simulate(self.config.physics_steps_per_action, self._work_while_stepping())
+
+    def _work_while_stepping(self) -> Callable[[], None] | None:
+        """Work that needs no physics state, done while the physics runs (none here)."""
+        return None
 
     def post_physics_step(self) -> None:
         self.progress_buf += 1
@@ -394,8 +399,8 @@ class HumanoidAMPBase(VecTask):
             self.config.termination_height,
         )
         # A simulation that blew up ends its episode like a fall (no bootstrapping from its state).
-        self._terminate_buf[self._unstable_buf] = 1
-        self.reset_buf[self._unstable_buf] = 1
+        self._terminate_buf.masked_fill_(self._unstable_buf, 1)
+        self.reset_buf.masked_fill_(self._unstable_buf, 1)
 
     # --- resets ---------------------------------------------------------------------------------------------------
 
@@ -403,6 +408,9 @@ class HumanoidAMPBase(VecTask):
         self._reset_actors(env_ids)
         self.backend.refresh(env_ids)
         self._compute_observations(env_ids)
+        self._clear_episode_buffers(env_ids)
+
+    def _clear_episode_buffers(self, env_ids: torch.Tensor) -> None:
         self.progress_buf[env_ids] = 0
         self.reset_buf[env_ids] = 0
         self._terminate_buf[env_ids] = 0
