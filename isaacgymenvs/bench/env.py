@@ -14,10 +14,13 @@ humanoid environment (a peer), with random actions, measured in the same run.
   environment in this process, 8 physics steps of 1/240 s per environment step, random actions.
 * ``--profile``: where the time of one control step goes (:mod:`isaacgymenvs.bench.env_profile`).
 
-Each figure is the median of three alternating timed blocks. Memory per environment is measured in a fresh process
-for each N (resident memory after building the task and stepping it, minus the same process before).
+Raw MuJoCo and the task are timed in alternating blocks (``--rounds`` of each, ``--seconds`` long). Each rate is the
+median of its blocks, and each ratio to raw MuJoCo the median of the ratios within a round: the machine's speed drifts
+by tens of percent within minutes, and a ratio of neighbouring blocks cancels most of the drift. Memory per
+environment is measured in a fresh process for each N (resident memory after building the task and stepping it,
+minus the same process before).
 
-    python -m isaacgymenvs.bench env [--envs 64 256 1024 4096] [--threads 1 2 0] [--seconds 3] [--quick]
+    python -m isaacgymenvs.bench env [--envs 64 256 1024 4096] [--threads 1 2 0] [--seconds 1] [--rounds 7] [--quick]
         [--compiled] [--no-cuda] [--no-peer] [--no-memory] [--profile]
 """
 
@@ -42,6 +45,10 @@ from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP
 
 MOTION = "humanoid3d_run"
 FALL_HEIGHT = 0.5  # m
+
+
+# Alternating timed blocks of raw MuJoCo and of each task variant.
+ROUNDS = 7
 
 
 @functools.cache
@@ -73,9 +80,17 @@ def _steps_per_second(step: callable, num_envs: int, seconds: float) -> float:
     return steps * num_envs / (time.perf_counter() - start)
 
 
-def measure(num_envs: int, seconds: float, threads: int, compiled: bool = False, cuda: bool = False) -> dict:
-    """Median environment-steps/s at ``num_envs`` on ``threads`` threads (MuJoCo's and torch's): raw MuJoCo and the
-    task (eager; with compiled kernels when ``compiled``; delivering on CUDA when ``cuda``)."""
+def paired_ratio(rates: list[float], reference_rates: list[float]) -> float:
+    """The median over rounds of ``rates[i] / reference_rates[i]`` (blocks measured next to each other)."""
+    return statistics.median(rate / reference for rate, reference in zip(rates, reference_rates, strict=True))
+
+
+def measure(
+    num_envs: int, seconds: float, threads: int, compiled: bool = False, cuda: bool = False, rounds: int = ROUNDS
+) -> dict:
+    """Median environment-steps/s at ``num_envs`` on ``threads`` threads (MuJoCo's and torch's) of raw MuJoCo and the
+    task (``eager``; ``compiled`` with compiled kernels when asked; ``cuda`` delivering on CUDA when asked), and for
+    each task the median over ``rounds`` of its rate over raw MuJoCo's in the same round (``eager/raw``, ...)."""
     torch_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -114,10 +129,12 @@ def measure(num_envs: int, seconds: float, threads: int, compiled: bool = False,
                 batch.reset(fallen)
 
         rates: dict[str, list[float]] = {name: [] for name in ("raw", *task_steps)}
-        for _ in range(3):
+        for _ in range(rounds):
             for name, step in (("raw", raw_step), *task_steps.items()):
                 rates[name].append(_steps_per_second(step, num_envs, seconds))
         result = {name: statistics.median(values) for name, values in rates.items()}
+        for name in task_steps:
+            result[f"{name}/raw"] = paired_ratio(rates[name], rates["raw"])
         for task in tasks.values():
             task.close()
     finally:
@@ -211,8 +228,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m isaacgymenvs.bench env", description=__doc__.splitlines()[0])
     parser.add_argument("--envs", type=int, nargs="+", default=None, help="environment counts (64 256 1024 4096)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2, 0], help="thread counts; 0: every core")
-    parser.add_argument("--seconds", type=float, default=None, help="length of each timed block (3)")
-    parser.add_argument("--quick", action="store_true", help="N = 1024 and 4096, 1 s blocks, no memory, no peer")
+    parser.add_argument("--seconds", type=float, default=None, help="length of each timed block (1)")
+    parser.add_argument("--rounds", type=int, default=None, help=f"alternating blocks of each ({ROUNDS})")
+    parser.add_argument("--quick", action="store_true", help="N = 1024 and 4096, 5 rounds, no memory, no peer")
     parser.add_argument("--compiled", action="store_true", help="also the task with compile_kernels")
     parser.add_argument("--no-cuda", action="store_true", help="skip the CUDA-delivery column on a GPU machine")
     parser.add_argument("--no-peer", action="store_true", help="skip the pybullet peer")
@@ -221,8 +239,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if any(count < 0 for count in args.threads) or any(count <= 0 for count in args.envs or [1]):
         parser.error("--envs must be positive and --threads >= 0 (0: every core)")
+    if (args.rounds is not None and args.rounds <= 0) or (args.seconds is not None and args.seconds <= 0):
+        parser.error("--rounds and --seconds must be positive")
     envs = args.envs or ([1024, 4096] if args.quick else [64, 256, 1024, 4096])
-    seconds = args.seconds or (1.0 if args.quick else 3.0)
+    seconds = args.seconds or 1.0
+    rounds = args.rounds or (5 if args.quick else ROUNDS)
     if args.profile:
         from isaacgymenvs.bench.env_profile import print_profiles
 
@@ -233,18 +254,19 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"MuJoCo {mujoco.__version__}, {available_cores()} cores; motion {MOTION}; AMP window {default_amp_window()} "
         "steps; random actions; "
-        f"env-steps/s = median of 3 blocks of {seconds:g} s; threads = MuJoCo's and torch's"
+        f"env-steps/s = median of {rounds} alternating blocks of {seconds:g} s, /raw = median of the ratios within a "
+        "round; threads = MuJoCo's and torch's"
     )
     columns = ["task eager", *(["task compiled"] if args.compiled else []), *(["task cuda"] if cuda else [])]
     header = f"{'N':>6} {'threads':>7} {'raw MuJoCo':>11}" + "".join(f" {name:>14} {'/raw':>5}" for name in columns)
     print(header + ("" if args.no_memory or args.quick else f" {'memory/env':>11}"), flush=True)
     for num_envs in envs:
         for threads in thread_counts(args.threads):
-            row = measure(num_envs, seconds, threads, compiled=args.compiled, cuda=cuda)
+            row = measure(num_envs, seconds, threads, compiled=args.compiled, cuda=cuda, rounds=rounds)
             line = f"{num_envs:>6} {threads:>7} {row['raw']:>11.0f}"
             for name in ("eager", "compiled", "cuda"):
                 if name in row:
-                    line += f" {row[name]:>14.0f} {row[name] / row['raw']:>5.0%}"
+                    line += f" {row[name]:>14.0f} {row[f'{name}/raw']:>5.0%}"
             print(line, flush=True)
         if not (args.no_memory or args.quick):
             print(f"{'':>6} memory per environment: {memory_per_env_kb(num_envs):.1f} KB", flush=True)
