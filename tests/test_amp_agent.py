@@ -372,3 +372,31 @@ def test_warmup_waits_for_episodes_of_the_given_length(tmp_path: Path, monkeypat
         agent.epoch_num = epoch
         agent.train_epoch()
     assert agent._amp_window_mask is not None and agent.get_full_state_weights()["amp_window_open"] is False
+
+
+def test_bootstrap_values_are_the_critics_values_of_the_states_reached(tmp_path: Path) -> None:
+    """The rollout's next values, computed in one pass after it, are the critic's value of each step's next state,
+    evaluated alone as the original did after every step, and zero where that step's episode terminated."""
+    torch.manual_seed(0)
+    runner, envs = _runner(tmp_path)
+    agent = _started_agent(runner)
+    env = envs[0]
+    plain_step = env.step
+
+    def step_with_falls(actions: torch.Tensor) -> tuple:
+        obs, rewards, resets, extras = plain_step(actions)
+        extras["terminate"] = (torch.rand(env.num_envs) < 0.3).long()
+        return obs, rewards, resets | extras["terminate"], extras
+
+    env.step = step_with_falls
+    agent.set_eval()
+    with torch.no_grad():
+        agent.play_steps()
+    buffer = agent.experience_buffer.tensor_dict
+    terminated = buffer["terminated"]
+    assert 0 < float(terminated.mean()) < 1
+    for step in range(agent.horizon_length):
+        alone = agent._eval_critic({"obs": buffer["next_obses"][step]}) * (1.0 - terminated[step])
+        torch.testing.assert_close(buffer["next_values"][step], alone, rtol=1e-5, atol=1e-5)
+    assert float(buffer["next_values"][terminated.bool()].abs().max()) == 0
+    assert float(buffer["next_values"][~terminated.bool()].abs().min()) > 0

@@ -31,12 +31,7 @@ from rl_games.common import a2c_common
 from isaacgymenvs.learning import amp_losses
 from isaacgymenvs.learning.amp_datasets import AMPDataset
 from isaacgymenvs.learning.checkpoints import CheckpointPolicy
-from isaacgymenvs.learning.distributed import (
-    average_running_stats,
-    broadcast_module,
-    init_base_for_rank,
-    state_digest,
-)
+from isaacgymenvs.learning.distributed import RankSharedState, init_base_for_rank
 from isaacgymenvs.learning.precision import network_autocast, resolve_mixed_precision
 from isaacgymenvs.learning.run_control import CheckpointingMixin, RolloutAborted
 from isaacgymenvs.learning.thread_tuner import ThreadTuner
@@ -44,7 +39,7 @@ from isaacgymenvs.learning.training_log import TrainingLogMixin
 from isaacgymenvs.utils.files import atomic_write
 
 
-class CommonAgent(CheckpointingMixin, TrainingLogMixin, a2c_continuous.A2CAgent):
+class CommonAgent(CheckpointingMixin, TrainingLogMixin, RankSharedState, a2c_continuous.A2CAgent):
     """PPO with the original plugin's rollout, GAE, losses, logging and checkpoints (see the module docstring)."""
 
     def __init__(self, base_name: str, params: dict[str, Any]) -> None:
@@ -117,6 +112,7 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, a2c_continuous.A2CAgent)
         buffer = self.experience_buffer
         buffer.tensor_dict["next_obses"] = torch.zeros_like(buffer.tensor_dict["obses"])
         buffer.tensor_dict["next_values"] = torch.zeros_like(buffer.tensor_dict["values"])
+        buffer.tensor_dict["terminated"] = torch.zeros_like(buffer.tensor_dict["values"])
         self.tensor_list += ["next_obses"]
 
     # --- the loop -------------------------------------------------------------------------------------------------
@@ -186,10 +182,6 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, a2c_continuous.A2CAgent)
     def _init_train(self) -> None:
         """Hook run once before the first epoch."""
 
-    def _broadcast_initial_weights(self) -> None:
-        for module in self._rank_shared_modules():
-            broadcast_module(module)
-
     def train_epoch(self) -> dict[str, Any]:
         self.set_eval()
         play_start = time.perf_counter()
@@ -236,21 +228,6 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, a2c_continuous.A2CAgent)
     def _before_update(self, batch_dict: dict[str, Any]) -> None:
         """Hook between the rollout and the update."""
 
-    def _rank_shared_modules(self) -> list[torch.nn.Module]:
-        """What every rank of a multi-process run must hold identically: the model (networks and the observation and
-        value normalisers); the AMP agent adds its discriminator-input normaliser."""
-        return [self.model]
-
-    def _synchronize_statistics(self) -> None:
-        """Multi-process runs: average the running statistics each rank gathered from its own environments this epoch,
-        so that every rank holds the same normalisers (gradients are already averaged by rl_games' step)."""
-        for module in self._rank_shared_modules():
-            average_running_stats(module)
-
-    def state_digest(self) -> str:
-        """A short hash of :meth:`_rank_shared_modules` (parameters and buffers), to check that ranks agree."""
-        return state_digest(self._rank_shared_modules())
-
     def _after_update(self, batch_dict: dict[str, Any]) -> None:
         """Hook after the update."""
 
@@ -271,15 +248,23 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, a2c_continuous.A2CAgent)
             buffer.update_data("next_obses", n, self.obs["obs"])
             buffer.update_data("dones", n, self.dones)
             self._record_step(n, infos)
-            terminated = infos["terminate"].float().to(self.ppo_device).unsqueeze(-1)
-            buffer.update_data("next_values", n, self._eval_critic(self.obs) * (1.0 - terminated))
+            buffer.update_data("terminated", n, infos["terminate"].float().to(self.ppo_device).unsqueeze(-1))
             self._update_episode_stats(rewards, infos)
             self._maybe_print_progress("collecting experience")
             if self._stop_signal is not None and not self.multi_gpu:  # ranks must agree: they stop at epoch ends
                 raise RolloutAborted
+        self._eval_next_values()
         batch_dict = self._finish_rollout()
         batch_dict["step_time"] = step_time
         return batch_dict
+
+    def _eval_next_values(self) -> None:
+        """The bootstrap values ``[T, N, 1]`` of every state the rollout reached, zero where the episode terminated:
+        one critic pass over the rollout after it (the networks and normalisers do not change during it), the same
+        values as the original's pass after every step."""
+        buffer = self.experience_buffer.tensor_dict
+        values = self._eval_critic({"obs": buffer["next_obses"].flatten(0, 1)}).view_as(buffer["next_values"])
+        buffer["next_values"] = values * (1.0 - buffer["terminated"])
 
     def _record_step(self, step: int, infos: dict[str, Any]) -> None:
         """Hook: store extra per-step data from the environment's infos."""

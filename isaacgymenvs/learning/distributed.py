@@ -110,6 +110,29 @@ def state_digest(modules: Iterable[torch.nn.Module]) -> str:
     return digest.hexdigest()[:16]
 
 
+class RankSharedState:
+    """An agent's state that every rank of a multi-process run must hold identically, and how it is kept so."""
+
+    def _rank_shared_modules(self) -> list[torch.nn.Module]:
+        """The model (networks and the observation and value normalisers); the AMP agent adds its discriminator-input
+        normaliser."""
+        return [self.model]
+
+    def _broadcast_initial_weights(self) -> None:
+        for module in self._rank_shared_modules():
+            broadcast_module(module)
+
+    def _synchronize_statistics(self) -> None:
+        """Average the running statistics each rank gathered from its own environments this epoch, so that every rank
+        holds the same normalisers (gradients are already averaged by rl_games' step)."""
+        for module in self._rank_shared_modules():
+            average_running_stats(module)
+
+    def state_digest(self) -> str:
+        """A short hash of :meth:`_rank_shared_modules` (parameters and buffers), to check that ranks agree."""
+        return state_digest(self._rank_shared_modules())
+
+
 def init_base_for_rank(agent: Any, base_name: str, params: dict[str, Any]) -> None:
     """Build ``agent``'s rl_games base with its CUDA/NCCL-only setup off, then switch its multi-process paths on (gloo
     works too).
