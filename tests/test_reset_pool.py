@@ -3,13 +3,11 @@ a counting fake, and the task's resets from prepared states against its resets d
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
 
-from isaacgymenvs.tasks.amp.reset_pool import BATCH_STEPS, HIGH_STEPS, MIN_ROWS, RATE_WEIGHT, ResetPool
+from isaacgymenvs.tasks.amp.reset_pool import HIGH_STEPS, MIN_ROWS, ResetPool
 from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP
 
 
@@ -43,30 +41,16 @@ def test_pool_hands_out_states_oldest_first_and_prepares_a_shortfall() -> None:
 def test_pool_refills_a_few_steps_ahead_of_the_reset_rate() -> None:
     counter = _Counter()
     pool = ResetPool(counter, capacity=1000)
-    for _ in range(200):  # 10 resets every step, the physics done before the first batch is ready
+    for _ in range(200):  # 10 resets every step
         pool.refill()
         pool.take(10)
     assert 9.0 < pool.rate <= 10.0
     refills = counter.batches[1:]
-    assert all(size <= BATCH_STEPS * 10 + MIN_ROWS for size in refills)
-    assert len(refills) < 200 / 3  # a batch lasts several steps
+    assert all(size <= HIGH_STEPS * 10 + MIN_ROWS for size in refills)
+    assert len(refills) < 200 / 4  # a batch lasts several steps
     assert sum(counter.batches) - 2000 == len(pool)  # nothing lost or handed out twice
-
-
-def test_pool_prepares_more_batches_while_the_physics_runs() -> None:
-    counter = _Counter()
-    pool = ResetPool(counter, capacity=1000)
-    pool.rate = 10.0
-    answers = iter([True, False])  # the physics finishes during the second batch
-    pool.refill(lambda: next(answers))
-    batch = int(BATCH_STEPS * 10 * (1 - RATE_WEIGHT)) + MIN_ROWS  # the rate decays by one step without resets
-    assert counter.batches == [batch, batch]
     pool.clear()
-    pool.refill(lambda: True)  # a long step: batches up to the high-water mark, never past it
-    high = math.ceil(HIGH_STEPS * pool.rate) + MIN_ROWS
-    later = counter.batches[2:]
-    assert len(pool) == high == sum(later) and len(later) >= 2
-    assert all(size <= math.ceil(BATCH_STEPS * pool.rate) + MIN_ROWS for size in later)
+    assert len(pool) == 0 and pool.take(3)["id"].tolist() == [counter.next - 3, counter.next - 2, counter.next - 1]
 
 
 def _task(state_init: str, num_envs: int = 48) -> HumanoidAMP:

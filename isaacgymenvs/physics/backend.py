@@ -24,10 +24,6 @@ import torch
 
 from isaacgymenvs.physics import kinematics as kin
 
-#: Work a task gives to run while the physics steps: called with a function that says whether the physics is still
-#: running (so that work can stop when the physics is done; a backend that cannot tell says False).
-WorkWhileStepping = Callable[[Callable[[], bool]], None]
-
 
 @dataclass(kw_only=True)
 class BackendConfig:
@@ -95,12 +91,12 @@ class PhysicsBackend(ABC):
         """Joint torques ``[N, D]`` (N m) for torque mode, held until changed."""
 
     @abstractmethod
-    def simulate(self, num_steps: int, while_stepping: WorkWhileStepping | None = None) -> torch.Tensor:
+    def simulate(self, num_steps: int, while_stepping: Callable[[], None] | None = None) -> torch.Tensor:
         """Advance every environment by ``num_steps`` physics steps.
 
-        ``while_stepping`` (:data:`WorkWhileStepping`) is called on the caller's thread while the physics runs, where
-        the engine allows it (the C backend steps on its own threads meanwhile); it must not touch the engine's state.
-        Otherwise it is called before this returns.
+        ``while_stepping`` is called on the caller's thread while the physics runs, where the engine allows it (the
+        C backend steps on its own threads meanwhile); it must not touch the engine's state. Otherwise it is called
+        before this returns.
 
         Returns:
             ``[N]`` bool: environments whose simulation became unstable (NaN, huge velocities, or an engine reset) in

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable
 
 import mujoco
 import numpy as np
@@ -37,7 +38,7 @@ from mujoco.batch import Batch, SimulationError
 
 from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, JointLayout
 from isaacgymenvs.physics import kinematics as kin
-from isaacgymenvs.physics.backend import BackendConfig, LazyBodyVelocities, PhysicsBackend, WorkWhileStepping
+from isaacgymenvs.physics.backend import BackendConfig, LazyBodyVelocities, PhysicsBackend
 from isaacgymenvs.physics.joint_mapping import HingeJointMap
 from isaacgymenvs.physics.mujoco_log import install_warning_handler
 from isaacgymenvs.physics.mujoco_model import START_TIME, ModelError, compile_model, find_elements, motor_efforts
@@ -192,7 +193,7 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
         else:
             self._ctrl_view.index_copy_(1, self._actuator_ids_tensor, values.cpu().to(torch.float64))
 
-    def simulate(self, num_steps: int, while_stepping: WorkWhileStepping | None = None) -> torch.Tensor:
+    def simulate(self, num_steps: int, while_stepping: Callable[[], None] | None = None) -> torch.Tensor:
         expected_time = self._time + num_steps * self.physics_dt
         failed = np.zeros(self.num_envs, dtype=bool)
         try:
@@ -210,7 +211,7 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
             self._park(np.flatnonzero(unstable))
         return torch.from_numpy(unstable).to(self.device)
 
-    def _step_batch(self, num_steps: int, while_stepping: WorkWhileStepping | None) -> None:
+    def _step_batch(self, num_steps: int, while_stepping: Callable[[], None] | None) -> None:
         if while_stepping is None:
             self._batch.step(nstep=num_steps)
         else:

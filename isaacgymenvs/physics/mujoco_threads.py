@@ -48,17 +48,16 @@ class BatchStepper:
     def __init__(self) -> None:
         self._worker: ThreadPoolExecutor | None = None  # made on first use
 
-    def run(self, step: Callable[[], None], while_stepping: Callable[[Callable[[], bool]], None]) -> None:
-        """``step()`` on the worker and ``while_stepping(still_stepping)`` here, on one torch thread, where
-        ``still_stepping()`` says whether the step is still running; returns when both are done. The step's
-        exception, if any, is raised here after both finished; the callback's, if any, takes precedence.
+    def run(self, step: Callable[[], None], while_stepping: Callable[[], None]) -> None:
+        """``step()`` on the worker and ``while_stepping()`` here, on one torch thread; returns when both are done.
+        The step's exception, if any, is raised here after both finished; the callback's, if any, takes precedence.
         ``while_stepping`` must not touch the state the step writes."""
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mujoco-step")
         physics = self._worker.submit(step)
         try:
             with single_torch_thread():
-                while_stepping(lambda: not physics.done())
+                while_stepping()
         finally:
             wait([physics])
         physics.result()

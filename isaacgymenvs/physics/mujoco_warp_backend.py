@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
 from typing import Any
 
 import mujoco
@@ -40,7 +41,7 @@ import numpy as np
 import torch
 
 from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, JointLayout
-from isaacgymenvs.physics.backend import BackendConfig, LazyBodyVelocities, PhysicsBackend, WorkWhileStepping
+from isaacgymenvs.physics.backend import BackendConfig, LazyBodyVelocities, PhysicsBackend
 from isaacgymenvs.physics.joint_mapping import HingeJointMap
 from isaacgymenvs.physics.mujoco_model import START_TIME, compile_model, find_elements, motor_efforts
 from isaacgymenvs.utils import rotations as rot
@@ -205,10 +206,10 @@ class MuJoCoWarpBackend(LazyBodyVelocities, PhysicsBackend):
             raise RuntimeError("torques need pdControl: False (this backend was built for PD control)")
         self._ctrl[:, self._actuator_ids] = torques.detach().to(self.device, torch.float32)
 
-    def simulate(self, num_steps: int, while_stepping: WorkWhileStepping | None = None) -> torch.Tensor:
+    def simulate(self, num_steps: int, while_stepping: Callable[[], None] | None = None) -> torch.Tensor:
         self._run("step", self._mjw.step, num_steps)
         if while_stepping is not None:  # queued behind the step's kernels on the one stream
-            while_stepping(lambda: False)
+            while_stepping()
         self._contacts_valid.fill_(True)
         # One comparison catches NaN (never <=), inf and runaway velocities; overflowed buffers dropped constraints.
         unstable = (

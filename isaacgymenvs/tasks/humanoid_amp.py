@@ -12,13 +12,13 @@ Unlike the original, the lists of environments reset to the default pose or to t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from gymnasium import spaces
 
-from isaacgymenvs.physics.backend import WorkWhileStepping
 from isaacgymenvs.tasks.amp.humanoid_amp_base import (
     NUM_OBS,
     HumanoidAMPBase,
@@ -197,7 +197,7 @@ class HumanoidAMP(HumanoidAMPBase):
         self._amp_obs_buf.index_copy_(0, env_ids, window)
         self._clear_episode_buffers(env_ids)
 
-    def _work_while_stepping(self) -> WorkWhileStepping | None:
+    def _work_while_stepping(self) -> Callable[[], None] | None:
         return None if self._reset_pool is None else self._reset_pool.refill
 
     def _prepare_starts(self, count: int) -> dict[str, torch.Tensor]:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, AMP_KEY_BODY_NAMES, JointLayout
 from isaacgymenvs.physics import kinematics as kin
-from isaacgymenvs.physics.backend import BackendConfig, PhysicsBackend, WorkWhileStepping
+from isaacgymenvs.physics.backend import BackendConfig, PhysicsBackend
 from isaacgymenvs.physics.mujoco_backend import MuJoCoBackend
 from isaacgymenvs.physics.mujoco_warp_backend import INSTALL_HINT, MuJoCoWarpBackend, warp_available
 from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError, HumanoidAMPConfig
@@ -355,7 +356,7 @@ class HumanoidAMPBase(VecTask):
     def simulate(self) -> None:
         self._unstable_buf = self.backend.simulate(self.config.physics_steps_per_action, self._work_while_stepping())
 
-    def _work_while_stepping(self) -> WorkWhileStepping | None:
+    def _work_while_stepping(self) -> Callable[[], None] | None:
         """Work that needs no physics state, done while the physics runs (none here)."""
         return None
 

@@ -8,10 +8,9 @@ that is the caller's thread, idle otherwise; ``PhysicsBackend.simulate``'s ``whi
 oldest prepared ones. Every prepared state is an independent draw from the same distribution as before, so the
 starting states are distributed exactly as when drawn at the reset; only the order of the random draws differs.
 
-The pool keeps a few steps' worth of states. It tracks the mean number of resets per step; when fewer than about two
-steps' worth are left, it prepares a batch of about three steps' worth, and more batches while the physics is still
-running, up to about eight steps' worth. Batches amortise the fixed cost of a preparation; stopping when the physics
-is done keeps the preparation from delaying the step. A reset that finds too few prepares the rest on the spot.
+The pool keeps a few steps' worth of states: it tracks the mean number of resets per step and, when fewer than about
+two steps' worth are left, prepares about eight steps' worth at once (one batch costs little more than a small one). A
+reset that finds too few prepares the rest on the spot.
 """
 
 from __future__ import annotations
@@ -21,10 +20,8 @@ from collections.abc import Callable
 
 import torch
 
-# Refill when fewer than LOW_STEPS steps' worth of states are left, by batches of BATCH_STEPS steps' worth plus
-# MIN_ROWS, up to HIGH_STEPS steps' worth plus MIN_ROWS.
+# Refill when fewer than LOW_STEPS steps' worth of states are left; refill up to HIGH_STEPS steps' worth plus MIN_ROWS.
 LOW_STEPS = 2.0
-BATCH_STEPS = 3.0
 HIGH_STEPS = 8.0
 MIN_ROWS = 16
 # Weight of the newest step in the running mean of resets per step.
@@ -63,19 +60,14 @@ class ResetPool:
             self._taken_since_refill += count
         return taken
 
-    def refill(self, still_stepping: Callable[[], bool] = lambda: False) -> None:
-        """Called once per step, while the physics runs: update the rate; when the pool runs low, prepare a batch,
-        then more while ``still_stepping()`` says the physics is still running, up to the high-water mark."""
+    def refill(self) -> None:
+        """Called once per step: update the rate, and prepare a batch when the pool runs low."""
         self.rate += RATE_WEIGHT * (self._taken_since_refill - self.rate)
         self._taken_since_refill = 0
-        if self._size >= math.ceil(LOW_STEPS * self.rate) + 1:
-            return
-        high = min(self.capacity, math.ceil(HIGH_STEPS * self.rate) + MIN_ROWS)
-        batch = math.ceil(BATCH_STEPS * self.rate) + MIN_ROWS
-        while self._size < high:
-            self._append(self._prepare(min(batch, high - self._size)))
-            if not still_stepping():
-                break
+        if self._size < math.ceil(LOW_STEPS * self.rate) + 1:
+            target = min(self.capacity, math.ceil(HIGH_STEPS * self.rate) + MIN_ROWS)
+            if target > self._size:
+                self._append(self._prepare(target - self._size))
 
     def clear(self) -> None:
         """Drop every prepared state (the next resets draw theirs on the spot)."""
