@@ -10,7 +10,8 @@ starting states are distributed exactly as when drawn at the reset; only the ord
 
 The pool keeps a few steps' worth of states: it tracks the mean number of resets per step and, when fewer than about
 two steps' worth are left, prepares about eight steps' worth at once (one batch costs little more than a small one). A
-reset that finds too few prepares the rest on the spot.
+reset that finds too few prepares the rest on the spot. These decisions depend on counts only, never on how long the
+physics takes, so the random draws, and a seeded run, are the same every time.
 """
 
 from __future__ import annotations
