@@ -12,6 +12,7 @@ import torch
 from gymnasium import spaces
 from rl_games.torch_runner import Runner
 
+from isaacgymenvs.learning import common_agent
 from isaacgymenvs.learning.checkpoints import CheckpointError, load_checkpoint
 from isaacgymenvs.learning.registry import register_amp
 from isaacgymenvs.utils.rlgames_utils import RLGPUAlgoObserver, register_rlgpu_env
@@ -374,9 +375,14 @@ def test_warmup_waits_for_episodes_of_the_given_length(tmp_path: Path, monkeypat
     assert agent._amp_window_mask is not None and agent.get_full_state_weights()["amp_window_open"] is False
 
 
-def test_bootstrap_values_are_the_critics_values_of_the_states_reached(tmp_path: Path) -> None:
-    """The rollout's next values, computed in one pass after it, are the critic's value of each step's next state,
-    evaluated alone as the original did after every step, and zero where that step's episode terminated."""
+@pytest.mark.parametrize("pass_rows", [32768, 16])
+def test_bootstrap_values_are_the_critics_values_of_the_states_reached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pass_rows: int
+) -> None:
+    """The rollout's next values, computed in passes after it (one, or two steps of 8 environments per pass), are
+    the critic's value of each step's next state, evaluated alone as the original did after every step, and zero
+    where that step's episode terminated."""
+    monkeypatch.setattr(common_agent, "CRITIC_PASS_ROWS", pass_rows)
     torch.manual_seed(0)
     runner, envs = _runner(tmp_path)
     agent = _started_agent(runner)

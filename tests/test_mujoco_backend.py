@@ -299,6 +299,8 @@ def test_prepared_states_write_what_set_state_and_refresh_do(pd_control: bool) -
 def test_work_while_stepping_runs_beside_the_same_physics() -> None:
     plain, overlapped = _backend(8), _backend(8, num_threads=2)
     calls = []
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(2)
     for backend in (plain, overlapped):
         backend.set_state(torch.arange(8), *_random_states(8, seed=3))
         backend.set_dof_position_targets(torch.full((8, 28), -0.2))
@@ -317,4 +319,6 @@ def test_work_while_stepping_runs_beside_the_same_physics() -> None:
     with pytest.raises(RuntimeError, match="callback failed"):
         overlapped.simulate(4, while_stepping=failing)
     assert (overlapped._time > time_before).all()  # the physics step finished all the same
+    assert torch.get_num_threads() == 2  # restored after each call, the failed one included
+    torch.set_num_threads(torch_threads)
     overlapped.close()

@@ -84,6 +84,41 @@ def test_resets_from_prepared_states_equal_resets_drawn_on_the_spot(state_init: 
 
 
 @pytest.mark.sim
+def test_prepared_resets_start_with_the_reference_history() -> None:
+    """Start initialisation: every reset, prepared while earlier steps ran, begins at time 0 of the clip with the
+    AMP window of a demonstration there (not the window of the episode before)."""
+    task = _task("Start", num_envs=64)
+    torch.manual_seed(0)
+    task.reset_done()
+    expected = task.build_amp_obs_demo(torch.zeros(1, dtype=torch.long), torch.zeros(1, dtype=torch.float64))
+    resets = 0
+    for _ in range(40):
+        _, done_ids = task.reset_done()
+        if len(done_ids):
+            resets += len(done_ids)
+            window = task._amp_obs_buf[done_ids].reshape(len(done_ids), -1)
+            torch.testing.assert_close(window, expected.expand_as(window), rtol=0, atol=1e-4)
+        task.step(torch.rand(64, 28) * 2 - 1)
+    assert resets > 10 and len(task._reset_pool) > 0
+
+
+@pytest.mark.sim
+def test_a_full_reset_starts_the_pool_afresh() -> None:
+    """Reseeding before a reset of every environment gives the same starting states whatever ran before (an
+    evaluation reuses its task)."""
+    task = _task("Random", num_envs=32)
+    starts = []
+    for steps in (0, 25):
+        for _ in range(steps):
+            task.reset_done()
+            task.step(torch.rand(32, 28) * 2 - 1)
+        task.reset_buf[:] = 1
+        torch.manual_seed(4)
+        starts.append(task.reset_done()[0]["obs"].clone())
+    assert torch.equal(starts[0], starts[1])
+
+
+@pytest.mark.sim
 def test_prepared_resets_keep_every_environment_running() -> None:
     """Many steps of random actions: every reset takes prepared states, observations stay finite, and reset
     environments start their episode with a full AMP window of the reference (no zeros, no stale rows)."""

@@ -38,6 +38,9 @@ from isaacgymenvs.learning.thread_tuner import ThreadTuner
 from isaacgymenvs.learning.training_log import TrainingLogMixin
 from isaacgymenvs.utils.files import atomic_write
 
+# Rows of one critic pass over a finished rollout (see CommonAgent._eval_next_values).
+CRITIC_PASS_ROWS = 32768
+
 
 class CommonAgent(CheckpointingMixin, TrainingLogMixin, RankSharedState, a2c_continuous.A2CAgent):
     """PPO with the original plugin's rollout, GAE, losses, logging and checkpoints (see the module docstring)."""
@@ -260,11 +263,16 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, RankSharedState, a2c_con
 
     def _eval_next_values(self) -> None:
         """The bootstrap values ``[T, N, 1]`` of every state the rollout reached, zero where the episode terminated:
-        one critic pass over the rollout after it (the networks and normalisers do not change during it), the same
-        values as the original's pass after every step."""
+        critic passes over the whole rollout after it (the networks and normalisers do not change during it), the
+        same values as the original's pass after every step; a few steps per pass, at most
+        :data:`CRITIC_PASS_ROWS` rows, so that large rollouts do not hold all their activations at once."""
         buffer = self.experience_buffer.tensor_dict
-        values = self._eval_critic({"obs": buffer["next_obses"].flatten(0, 1)}).view_as(buffer["next_values"])
-        buffer["next_values"] = values * (1.0 - buffer["terminated"])
+        next_obs, values = buffer["next_obses"], buffer["next_values"]
+        steps_per_pass = max(1, CRITIC_PASS_ROWS // next_obs.shape[1])
+        for start in range(0, next_obs.shape[0], steps_per_pass):
+            steps = slice(start, start + steps_per_pass)
+            critic = self._eval_critic({"obs": next_obs[steps].flatten(0, 1)}).view_as(values[steps])
+            values[steps] = critic * (1.0 - buffer["terminated"][steps])
 
     def _record_step(self, step: int, infos: dict[str, Any]) -> None:
         """Hook: store extra per-step data from the environment's infos."""

@@ -212,6 +212,7 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
         return torch.from_numpy(unstable).to(self.device)
 
     def _step_batch(self, num_steps: int, while_stepping: Callable[[], None] | None) -> None:
+        """``batch.step``, beside ``while_stepping`` on this thread when given (:class:`BatchStepper`)."""
         if while_stepping is None:
             self._batch.step(nstep=num_steps)
         else:

@@ -5,6 +5,8 @@
   ``extras["amp_obs"]`` is it flattened to ``[N, K * 105]`` for the transition just taken.
 * ``fetch_amp_obs_demo(n)``: ``n`` demonstration samples ``[n, K * 105]`` from the reference clips, built by the same
   observation function as the agent's (:func:`build_amp_observations`), so the two cannot drift apart.
+* On a backend that prepares states (the C MuJoCo one), resets take starting states prepared while the physics steps
+  (:mod:`isaacgymenvs.tasks.amp.reset_pool`): the same distribution, drawn a few steps ahead.
 
 Unlike the original, the lists of environments reset to the default pose or to the reference are cleared at every reset
 (the original kept stale ids, which corrupts the history for ``numAMPObsSteps`` >= 3; see ``docs/divergences.md``).
@@ -190,6 +192,8 @@ class HumanoidAMP(HumanoidAMPBase):
             super().reset_idx(env_ids)
             self._init_amp_obs(env_ids)
             return
+        if len(env_ids) == self.num_envs:  # a fresh start: nothing drawn before it carries over (see reset_pool)
+            self._reset_pool.clear()
         prepared = self._reset_pool.take(len(env_ids))
         self.backend.write_prepared_states(env_ids, prepared)
         window = prepared["amp_window"]

@@ -11,7 +11,9 @@ starting states are distributed exactly as when drawn at the reset; only the ord
 The pool keeps a few steps' worth of states: it tracks the mean number of resets per step and, when fewer than about
 two steps' worth are left, prepares about eight steps' worth at once (one batch costs little more than a small one). A
 reset that finds too few prepares the rest on the spot. These decisions depend on counts only, never on how long the
-physics takes, so the random draws, and a seeded run, are the same every time.
+physics takes, so the random draws, and a seeded run, are the same every time. A reset of every environment at once
+(the start of training or of an evaluation) starts the pool afresh and draws on the spot, so that reseeding before it
+gives the same starting states whatever ran before.
 """
 
 from __future__ import annotations
@@ -71,10 +73,12 @@ class ResetPool:
                 self._append(self._prepare(target - self._size))
 
     def clear(self) -> None:
-        """Drop every prepared state (the next resets draw theirs on the spot)."""
+        """Start afresh: drop every prepared state and the rate (the next resets draw theirs on the spot)."""
         self._rows, self._size = {}, 0
+        self._taken_since_refill, self.rate = 0, 0.0
 
     def _append(self, rows: dict[str, torch.Tensor]) -> None:
+        """Add ``rows`` (the same names as the pool's) after the pool's."""
         if self._size == 0:
             self._rows = rows
         else:
