@@ -121,7 +121,8 @@ def test_a_full_reset_starts_the_pool_afresh() -> None:
 @pytest.mark.sim
 def test_prepared_resets_keep_every_environment_running() -> None:
     """Many steps of random actions: every reset takes prepared states, observations stay finite, and reset
-    environments start their episode with a full AMP window of the reference (no zeros, no stale rows)."""
+    environments start with a filled AMP window whose newest step is their observation (the window's older steps
+    are checked against the clip in test_prepared_resets_start_with_the_reference_history)."""
     task = _task("Random", num_envs=64)
     torch.manual_seed(0)
     task.reset_done()
