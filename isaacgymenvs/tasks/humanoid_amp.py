@@ -211,26 +211,15 @@ class HumanoidAMP(HumanoidAMPBase):
             the backend's prepared states plus ``amp_window`` ``[count, K, 105]``: the observation at the state
             (slot 0) and the AMP history before it (the reference's, or copies of slot 0 for the default pose).
         """
-        if self._state_init == StateInit.Default:
-            from_reference = torch.zeros(count, dtype=torch.bool, device=self.device)
-        elif self._state_init == StateInit.Hybrid:
-            probability = torch.full((count,), self._hybrid_init_prob, device=self.device)
-            from_reference = torch.bernoulli(probability) == 1
-        else:
-            from_reference = torch.ones(count, dtype=torch.bool, device=self.device)
+        from_reference = self._draw_from_reference(count)
         root_states = self._initial_root_states[:1].expand(count, -1).clone()
         dof_pos = self._initial_dof_pos[:1].expand(count, -1).clone()
         dof_vel = torch.zeros_like(dof_pos)
         reference_rows = from_reference.nonzero().flatten()
         history = None
         if len(reference_rows) > 0:
-            motion_ids = self._motion_lib.sample_motions(len(reference_rows))
-            if self._state_init == StateInit.Start:
-                motion_times = torch.zeros(len(reference_rows), dtype=torch.float64, device=self.device)
-            else:
-                motion_times = self._motion_lib.sample_time(motion_ids)
             history, (reference_root, reference_dof_pos, reference_dof_vel) = self._reference_history(
-                motion_ids, motion_times
+                *self._sample_reference_starts(len(reference_rows))
             )
             root_states.index_copy_(0, reference_rows, reference_root)
             dof_pos.index_copy_(0, reference_rows, reference_dof_pos)
@@ -250,39 +239,37 @@ class HumanoidAMP(HumanoidAMPBase):
         prepared["amp_window"] = window
         return prepared
 
-    def _reset_actors(self, env_ids: torch.Tensor) -> None:
-        empty = env_ids[:0]
-        self._reset_default_env_ids = empty
-        self._reset_ref_env_ids = empty
+    def _draw_from_reference(self, count: int) -> torch.Tensor:
+        """Which of ``count`` new starts come from the reference motion ``[count]`` (bool; the others take the
+        default pose), as ``stateInit`` says: none, all, or each with probability ``hybridInitProb``."""
         if self._state_init == StateInit.Default:
-            self._reset_default(env_ids)
-        elif self._state_init in (StateInit.Start, StateInit.Random):
-            self._reset_ref_state_init(env_ids)
-        else:
-            self._reset_hybrid_state_init(env_ids)
+            return torch.zeros(count, dtype=torch.bool, device=self.device)
+        if self._state_init == StateInit.Hybrid:
+            return torch.bernoulli(torch.full((count,), self._hybrid_init_prob, device=self.device)) == 1
+        return torch.ones(count, dtype=torch.bool, device=self.device)
 
-    def _reset_default(self, env_ids: torch.Tensor) -> None:
-        super()._reset_default(env_ids)
-        self._reset_default_env_ids = env_ids
+    def _sample_reference_starts(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Clips ``[count]`` and start times ``[count]`` (float64, s) for reference starts: each clip's first frame
+        for ``Start``, a uniform time within it otherwise."""
+        motion_ids = self._motion_lib.sample_motions(count)
+        if self._state_init == StateInit.Start:
+            return motion_ids, torch.zeros(count, dtype=torch.float64, device=self.device)
+        return motion_ids, self._motion_lib.sample_time(motion_ids)
+
+    def _reset_actors(self, env_ids: torch.Tensor) -> None:
+        from_reference = self._draw_from_reference(len(env_ids))
+        self._reset_ref_env_ids = env_ids[from_reference]
+        self._reset_default_env_ids = env_ids[~from_reference]
+        if len(self._reset_ref_env_ids) > 0:
+            self._reset_ref_state_init(self._reset_ref_env_ids)
+        if len(self._reset_default_env_ids) > 0:
+            self._reset_default(self._reset_default_env_ids)
 
     def _reset_ref_state_init(self, env_ids: torch.Tensor) -> None:
-        motion_ids = self._motion_lib.sample_motions(len(env_ids))
-        if self._state_init == StateInit.Start:
-            motion_times = torch.zeros(len(env_ids), dtype=torch.float64, device=self.device)
-        else:
-            motion_times = self._motion_lib.sample_time(motion_ids)
         # One query gives both the new state and the AMP history before it.
-        history, (root_states, dof_pos, dof_vel) = self._reference_history(motion_ids, motion_times)
+        history, (root_states, dof_pos, dof_vel) = self._reference_history(*self._sample_reference_starts(len(env_ids)))
         self.backend.set_state(env_ids, root_states, dof_pos, dof_vel)
-        self._reset_ref_env_ids = env_ids
         self._reset_ref_history = history[:, 1:]
-
-    def _reset_hybrid_state_init(self, env_ids: torch.Tensor) -> None:
-        use_reference = torch.bernoulli(torch.full((len(env_ids),), self._hybrid_init_prob, device=self.device)) == 1
-        if use_reference.any():
-            self._reset_ref_state_init(env_ids[use_reference])
-        if (~use_reference).any():
-            self._reset_default(env_ids[~use_reference])
 
     def _init_amp_obs(self, env_ids: torch.Tensor) -> None:
         """Fill the AMP history of freshly reset environments: slot 0 from the new state; older slots from the
