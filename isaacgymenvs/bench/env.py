@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from mujoco.batch import Batch
 
-from isaacgymenvs.bench.timing import machine_description
+from isaacgymenvs.bench.timing import StolenTime, machine_description
 from isaacgymenvs.physics.mujoco_threads import available_cores
 from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP
 
@@ -255,19 +255,21 @@ def main(argv: list[str] | None = None) -> None:
         f"MuJoCo {mujoco.__version__}, {available_cores()} cores; motion {MOTION}; AMP window {default_amp_window()} "
         "steps; random actions; "
         f"env-steps/s = median of {rounds} alternating blocks of {seconds:g} s, /raw = median of the ratios within a "
-        "round; threads = MuJoCo's and torch's"
+        "round; threads = MuJoCo's and torch's; steal = CPU time the virtual machine's host took meanwhile"
     )
     columns = ["task eager", *(["task compiled"] if args.compiled else []), *(["task cuda"] if cuda else [])]
     header = f"{'N':>6} {'threads':>7} {'raw MuJoCo':>11}" + "".join(f" {name:>14} {'/raw':>5}" for name in columns)
-    print(header + ("" if args.no_memory or args.quick else f" {'memory/env':>11}"), flush=True)
+    print(header + f" {'steal':>5}", flush=True)
     for num_envs in envs:
         for threads in thread_counts(args.threads):
+            stolen = StolenTime()
             row = measure(num_envs, seconds, threads, compiled=args.compiled, cuda=cuda, rounds=rounds)
             line = f"{num_envs:>6} {threads:>7} {row['raw']:>11.0f}"
             for name in ("eager", "compiled", "cuda"):
                 if name in row:
                     line += f" {row[name]:>14.0f} {row[f'{name}/raw']:>5.0%}"
-            print(line, flush=True)
+            share = stolen.share()
+            print(line + (f" {share:>5.0%}" if share is not None else ""), flush=True)
         if not (args.no_memory or args.quick):
             print(f"{'':>6} memory per environment: {memory_per_env_kb(num_envs):.1f} KB", flush=True)
     if not (args.no_peer or args.quick):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 
 from isaacgymenvs.bench.env import MOTION, bench_task, default_amp_window
-from isaacgymenvs.bench.timing import machine_description
+from isaacgymenvs.bench.timing import StolenTime, machine_description
 from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP
 
 WARMUP_STEPS = 5
@@ -129,6 +129,7 @@ def print_profiles(envs: list[int], thread_counts: list[int]) -> None:
     )
     for num_envs in envs:
         for threads in thread_counts:
+            stolen = StolenTime()
             total, parts = profile_step(num_envs, threads)
             print(f"\nN = {num_envs}, {threads} threads: {1000 * total:.2f} ms per control step")
             for label, seconds in parts:
@@ -136,3 +137,4 @@ def print_profiles(envs: list[int], thread_counts: list[int]) -> None:
             accounted = sum(seconds for label, seconds in parts if not label.startswith(" "))
             rest = total - accounted
             print(f"  {'the rest (step template, actions, extras)':<58} {1000 * rest:8.2f} ms {rest / total:6.1%}")
+            print(f"  {stolen.note()}", flush=True)

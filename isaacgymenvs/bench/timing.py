@@ -1,4 +1,5 @@
-"""Timing helpers shared by the benchmarks: medians of repeated calls and the machine's description."""
+"""Timing helpers shared by the benchmarks: medians of repeated calls, the machine's description, and the share of
+CPU time a virtual machine's host took away during a measurement."""
 
 from __future__ import annotations
 
@@ -39,3 +40,40 @@ def machine_description() -> str:
         f"{model}; {cores} cores; torch {torch.__version__} with {torch.get_num_threads()} threads; "
         f"Python {platform.python_version()}"
     )
+
+
+def _cpu_times() -> list[int] | None:
+    """The machine's cumulative CPU times (``/proc/stat``'s ``cpu`` line, in ticks), None where there is none."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    return [int(value) for value in fields[1:]] if fields and fields[0] == "cpu" else None
+
+
+class StolenTime:
+    """How much CPU time the hypervisor gave to other guests (``steal``) since this was made.
+
+    On a shared virtual machine that share swings within minutes, and every figure measured while it is high comes out
+    slower; the benchmarks print it beside their results so that runs can be compared fairly.
+    """
+
+    def __init__(self) -> None:
+        self._start = _cpu_times()
+
+    def share(self) -> float | None:
+        """Stolen ticks over all ticks since construction (0..1), None where the kernel does not report it."""
+        end = _cpu_times()
+        if self._start is None or end is None or len(end) < 8:
+            return None
+        elapsed = [after - before for before, after in zip(self._start, end, strict=False)]
+        total = sum(elapsed[:8])  # user .. steal; guest time is already counted in user
+        return elapsed[7] / total if total > 0 else None
+
+    def note(self) -> str:
+        """One line for a benchmark's output (empty where not reported)."""
+        share = self.share()
+        if share is None:
+            return ""
+        return f"the virtual machine's host took {100 * share:.0f}% of the CPU time meanwhile (steal)"

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from isaacgymenvs.bench.runs import LAUNCHER_PROGRESS, PROJECT_ROOT, run_streaming
-from isaacgymenvs.bench.timing import machine_description
+from isaacgymenvs.bench.timing import StolenTime, machine_description
 
 
 class Configuration(NamedTuple):
@@ -146,9 +146,13 @@ def main(argv: list[str] | None = None) -> int | None:
         return profile_main(args.overrides, args.epochs)
     print(machine_description())
     busy = f", {args.busy} CPU-bound processes running meanwhile" if args.busy else ""
-    print(f"median over epochs 2..{args.epochs} of samples/s (total, and inside env.step){busy}")
-    print(f"{'configuration':<54} {'total/s':>8} {'env/s':>8}")
+    print(
+        f"median over epochs 2..{args.epochs} of samples/s (total, and inside env.step){busy}; "
+        "steal = CPU time the virtual machine's host took meanwhile"
+    )
+    print(f"{'configuration':<54} {'total/s':>8} {'env/s':>8} {'steal':>5}")
     for configuration in PRESETS[args.preset]:
+        stolen = StolenTime()
         with busy_processes(args.busy):
             row = measure(
                 [*configuration.overrides, *args.overrides],
@@ -156,4 +160,6 @@ def main(argv: list[str] | None = None) -> int | None:
                 configuration.processes,
                 configuration.environment,
             )
-        print(f"{configuration.label:<54} {row['total']:>8.0f} {row['env']:>8.0f}", flush=True)
+        share = stolen.share()
+        steal = f" {share:>5.0%}" if share is not None else ""
+        print(f"{configuration.label:<54} {row['total']:>8.0f} {row['env']:>8.0f}{steal}", flush=True)

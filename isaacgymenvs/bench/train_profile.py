@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from isaacgymenvs.bench.timing import machine_description
+from isaacgymenvs.bench.timing import StolenTime, machine_description
 from isaacgymenvs.utils.rlgames_utils import RLGPUAlgoObserver
 
 WARMUP_EPOCHS = 1  # the first epoch also fills the demonstration buffer
@@ -183,6 +183,7 @@ def main(overrides: list[str], epochs: int) -> int:
     from isaacgymenvs.launcher import RUN_INPUT_ERRORS, UsageError
 
     print(machine_description(), flush=True)
+    stolen = StolenTime()
     try:
         observer = profile(overrides, epochs)
     except (ProfileUsageError, UsageError) as error:
@@ -191,5 +192,5 @@ def main(overrides: list[str], epochs: int) -> int:
     except RUN_INPUT_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print("\n".join(observer.table()), flush=True)
+    print("\n".join([*observer.table(), stolen.note()]), flush=True)
     return 0
