@@ -216,15 +216,15 @@ def test_unstable_world_is_parked_reset_and_counted(warp_task: HumanoidAMP) -> N
 
 def test_missing_package_is_one_line_with_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
     from isaacgymenvs.physics import mujoco_warp_backend
-    from isaacgymenvs.tasks.amp import humanoid_amp_base
+    from isaacgymenvs.tasks.amp import backend_choice
 
     monkeypatch.setitem(sys.modules, "mujoco_warp", None)  # as if not installed: importing it fails
     with pytest.raises(mujoco_warp_backend.WarpUnavailableError, match=r"pip install -e '\.\[gpu\]'"):
         mujoco_warp_backend._import_warp()
-    monkeypatch.setattr(humanoid_amp_base, "warp_available", lambda: False)
+    monkeypatch.setattr(backend_choice, "warp_available", lambda: False)
     with pytest.raises(ConfigError, match=r"^task.sim.backend=mujoco_warp needs MuJoCo Warp: pip install"):
         _task(2)
-    assert humanoid_amp_base.select_backend("auto", "cuda:0") == "mujoco"  # never asked for: C MuJoCo
+    assert backend_choice.select_backend("auto", "cuda:0") == "mujoco"  # never asked for: C MuJoCo
     with pytest.raises(ConfigError, match=r"task\.sim\.backend must be"):
         _task(2, backend="physx")
 

@@ -14,22 +14,18 @@ heading frame (12).
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
 from isaacgymenvs.motion.skeleton import AMP_JOINT_LAYOUT, AMP_KEY_BODY_NAMES, JointLayout
 from isaacgymenvs.physics import kinematics as kin
-from isaacgymenvs.physics.backend import BackendConfig, PhysicsBackend
-from isaacgymenvs.physics.mujoco_backend import MuJoCoBackend
-from isaacgymenvs.physics.mujoco_warp_backend import INSTALL_HINT, MuJoCoWarpBackend, warp_available
+from isaacgymenvs.physics.backend import PhysicsBackend
+from isaacgymenvs.tasks.amp.backend_choice import build_backend
 from isaacgymenvs.tasks.amp.humanoid_amp_config import ConfigError, HumanoidAMPConfig
 from isaacgymenvs.tasks.base.vec_task import VecTask
 from isaacgymenvs.utils.kernels import Kernel
 
-ASSET_ROOT = Path(__file__).resolve().parents[3] / "assets"
 KEY_BODY_NAMES = list(AMP_KEY_BODY_NAMES)
 DOF_BODY_IDS = AMP_JOINT_LAYOUT.dof_body_ids
 DOF_OFFSETS = AMP_JOINT_LAYOUT.dof_offsets
@@ -206,32 +202,6 @@ def build_pd_action_offset_scale(
     return 0.5 * (high + low), 0.5 * (high - low)
 
 
-def select_backend(backend: str, sim_device: str) -> str:
-    """The backend to build: ``backend`` (``task.sim.backend``) itself, or for ``auto`` MuJoCo Warp when
-    ``sim_device`` is a CUDA device, CUDA is available and MuJoCo Warp is installed, else C MuJoCo.
-
-    Raises:
-        ConfigError: ``mujoco_warp`` asked for without MuJoCo Warp installed (says how to install it).
-    """
-    if backend == "auto":
-        on_cuda = torch.device(sim_device).type == "cuda" and torch.cuda.is_available()
-        return "mujoco_warp" if on_cuda and warp_available() else "mujoco"
-    if backend == "mujoco_warp" and not warp_available():
-        raise ConfigError(f"task.sim.backend=mujoco_warp needs MuJoCo Warp: {INSTALL_HINT}")
-    return backend
-
-
-def resolve_sim_device(sim_device: str) -> torch.device:
-    """The device the MuJoCo backend simulates on: the CPU, whatever was asked (with a warning for CUDA)."""
-    device = torch.device(sim_device)
-    if device.type != "cpu":
-        warnings.warn(
-            f"sim_device={sim_device}: the MuJoCo backend simulates on the CPU; the learner still uses the rl_device",
-            stacklevel=3,
-        )
-    return torch.device("cpu")
-
-
 class HumanoidAMPBase(VecTask):
     """The humanoid in a backend: PD control, observations, constant reward, fall and time-out resets.
 
@@ -256,39 +226,12 @@ class HumanoidAMPBase(VecTask):
     ) -> None:
         self.config = config
         self.joint_layout = joint_layout
-        backend_name = select_backend(config.sim.backend, sim_device) if backend is None else ""
-        # MuJoCo Warp simulates where asked (its CPU device included); C MuJoCo always on the CPU.
-        if backend is not None:
-            device = backend.device
-        elif backend_name == "mujoco_warp":
-            device = torch.device(sim_device)
-        else:
-            device = resolve_sim_device(sim_device)
         body_names = list(joint_layout.skeleton.node_names)
         unknown = [name for name in config.contact_bodies if name not in body_names]
         if unknown:
             raise ConfigError(f"task.env.contactBodies names unknown bodies {unknown}; bodies are {body_names}")
-        model_file = Path(config.asset_file)
-        if not model_file.is_absolute():
-            model_file = ASSET_ROOT / model_file
-        backend_class = MuJoCoWarpBackend if backend_name == "mujoco_warp" else MuJoCoBackend
-        self.backend = backend or backend_class(
-            BackendConfig(
-                model_file=str(model_file),
-                num_envs=config.num_envs,
-                physics_dt=config.sim.physics_dt,
-                gravity=config.sim.gravity,
-                pd_control=config.pd_control,
-                power_scale=config.power_scale,
-                ground_friction=config.ground_friction,
-                num_threads=config.sim.num_threads,
-                compile_kernels=config.sim.compile_kernels,
-                actuator_force_limits=config.sim.actuator_force_limits,
-                self_collisions=config.sim.self_collisions,
-                device=str(device),
-            ),
-            joint_layout,
-        )
+        self.backend = backend or build_backend(config, joint_layout, sim_device)
+        device = self.backend.device
         super().__init__(
             num_envs=config.num_envs,
             num_observations=observation_size(joint_layout, len(KEY_BODY_NAMES)),
