@@ -376,12 +376,12 @@ def test_warmup_waits_for_episodes_of_the_given_length(tmp_path: Path, monkeypat
 
 
 @pytest.mark.parametrize("pass_rows", [32768, 16])
-def test_bootstrap_values_are_the_critics_values_of_the_states_reached(
+def test_rollout_values_are_the_critics_values_of_the_states_acted_in_and_reached(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pass_rows: int
 ) -> None:
-    """The rollout's next values, computed in passes after it (one, or two steps of 8 environments per pass), are
-    the critic's value of each step's next state, evaluated alone as the original did after every step, and zero
-    where that step's episode terminated."""
+    """The rollout's values and next values, computed in passes after it (one, or two steps of 8 environments per
+    pass), are the critic's values of each step's state and next state, evaluated alone as the original did at every
+    step, and the next value is zero where that step's episode terminated."""
     monkeypatch.setattr(common_agent, "CRITIC_PASS_ROWS", pass_rows)
     torch.manual_seed(0)
     runner, envs = _runner(tmp_path)
@@ -401,8 +401,32 @@ def test_bootstrap_values_are_the_critics_values_of_the_states_reached(
     buffer = agent.experience_buffer.tensor_dict
     terminated = buffer["terminated"]
     assert 0 < float(terminated.mean()) < 1
+    assert agent._values_after_rollout  # separate actor and critic: the rollout ran the actor alone
     for step in range(agent.horizon_length):
         alone = agent._eval_critic({"obs": buffer["next_obses"][step]}) * (1.0 - terminated[step])
         torch.testing.assert_close(buffer["next_values"][step], alone, rtol=1e-5, atol=1e-5)
+        with torch.no_grad():
+            played = agent.get_action_values({"obs": buffer["obses"][step]})
+        torch.testing.assert_close(buffer["values"][step], played["values"], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(buffer["mus"][step], played["mus"], rtol=1e-5, atol=1e-5)
     assert float(buffer["next_values"][terminated.bool()].abs().max()) == 0
     assert float(buffer["next_values"][~terminated.bool()].abs().min()) > 0
+    assert float(buffer["values"].abs().min()) > 0
+
+
+def test_the_actor_alone_draws_the_actions_the_full_pass_draws(tmp_path: Path) -> None:
+    """The rollout's actor-only pass gives the same actions (the same random draws), log-probabilities, means and
+    sigmas as rl_games' full forward pass, in float32 and under bfloat16 autocast."""
+    runner, _ = _runner(tmp_path)
+    agent = _started_agent(runner)
+    obs = {"obs": torch.randn(8, agent.obs_shape[0]) * 2.0}
+    for mixed in (False, True):
+        agent.mixed_precision = mixed
+        torch.manual_seed(3)
+        actor_only = agent._act(obs)
+        torch.manual_seed(3)
+        with torch.no_grad():
+            full = agent.get_action_values(obs)
+        assert set(actor_only) == {"actions", "neglogpacs", "mus", "sigmas"}
+        for key, value in actor_only.items():
+            torch.testing.assert_close(value, full[key], rtol=0, atol=0, msg=key)

@@ -38,8 +38,8 @@ def test_a_tiny_profile_fills_every_part_and_nests(tmp_path: Path, monkeypatch: 
         assert totals[label] <= (totals[parent] if parent else totals[EPOCH]), label
     top = sum(totals[label] for label, _, _ in PARTS if parents[label] is None)
     assert top <= totals[EPOCH]
-    # The forward pass is counted inside the gradient steps only: 2 mini-epochs x 2 minibatches of 64, per epoch (the
-    # rollout's 8 policy steps call it too, uncounted).
+    # The forward pass runs in the gradient steps only: 2 mini-epochs x 2 minibatches of 64, per epoch (the rollout's
+    # policy steps run the actor alone).
     assert observer.calls["  forward: policy, value, discriminator"] == 2 * 2 * 2
     assert observer.calls["  env.step (task and physics)"] == 2 * 8
     lines = observer.table()

@@ -35,9 +35,9 @@ WARMUP_EPOCHS = 1  # the first epoch also fills the demonstration buffer
 PARTS = (
     ("rollout (play_steps)", "", "play_steps"),
     ("  resets of finished environments (reset_done)", "", "_env_reset_done"),
-    ("  policy: actions, values (get_action_values)", "", "get_action_values"),
+    ("  policy: actions (_act)", "", "_act"),
     ("  env.step (task and physics)", "", "env_step"),
-    ("  critic of the next states (_eval_critic)", "", "_eval_critic"),
+    ("  critic of the rollout's states, after it (_eval_critic)", "", "_eval_critic"),
     ("  AMP observations, fall counts (_record_step)", "", "_record_step"),
     ("  episode statistics", "", "_update_episode_stats"),
     ("  rewards, GAE, flattening (_finish_rollout)", "", "_finish_rollout"),

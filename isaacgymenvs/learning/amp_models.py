@@ -25,3 +25,12 @@ class ModelAMPContinuous(ModelA2CContinuousLogStd):
                 result["disc_agent_replay_logit"] = network.eval_disc(input_dict["amp_obs_replay"])
                 result["disc_demo_logit"] = network.eval_disc(input_dict["amp_obs_demo"])
             return result
+
+        def act(self, obs: torch.Tensor) -> dict[str, torch.Tensor]:
+            """Sampled actions for (unnormalised) observations ``[B, O]``, as the rollout's forward pass gives them
+            (``actions``, ``neglogpacs``, ``mus``, ``sigmas``; the same random draws), without the critic's pass."""
+            mu, logstd = self.a2c_network.eval_actor(self.norm_obs(obs))
+            sigma = torch.exp(logstd)
+            actions = torch.distributions.Normal(mu, sigma, validate_args=False).sample()
+            neglogp = self.neglogp(actions, mu, sigma, logstd)
+            return {"actions": actions, "neglogpacs": torch.squeeze(neglogp), "mus": mu, "sigmas": sigma}

@@ -47,6 +47,15 @@ class AMPBuilder(network_builder.A2CBuilder):
             self._disc_initializer = params["disc"]["initializer"]
             self._disc_logit_init_scale = float(params["disc"].get("logit_init_scale", DISC_LOGIT_INIT_SCALE))
 
+        def eval_actor(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            """The policy's action means and log-stds ``[B, A]`` of (normalised) observations: the actor half of
+            rl_games' forward pass for separate networks without recurrence."""
+            out = self.actor_mlp(self.actor_cnn(obs).flatten(1))
+            mu = self.mu_act(self.mu(out))
+            if self.fixed_sigma:
+                return mu, mu * 0.0 + self.sigma_act(self.sigma)
+            return mu, self.sigma_act(self.sigma(out))
+
         def eval_critic(self, obs: torch.Tensor) -> torch.Tensor:
             """The critic's value ``[B, 1]`` of (normalised) observations, in the value normaliser's units."""
             out = self.critic_mlp(self.critic_cnn(obs).flatten(1))

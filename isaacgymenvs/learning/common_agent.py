@@ -38,7 +38,7 @@ from isaacgymenvs.learning.thread_tuner import ThreadTuner
 from isaacgymenvs.learning.training_log import TrainingLogMixin
 from isaacgymenvs.utils.files import atomic_write
 
-# Rows of one critic pass over a finished rollout (see CommonAgent._eval_next_values).
+# Rows of one critic pass over a finished rollout (see CommonAgent._eval_rollout_values).
 CRITIC_PASS_ROWS = 32768
 
 
@@ -78,6 +78,12 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, RankSharedState, a2c_con
         )
         if self.normalize_value:
             self.value_mean_std = self.model.value_mean_std
+        # With separate actor and critic (the AMP configs), the rollout runs only the actor each step; the critic's
+        # values of the rollout's states come from passes after it (_eval_rollout_values).
+        network = self.model.a2c_network
+        self._values_after_rollout = (
+            hasattr(self.model, "act") and getattr(network, "separate", False) and not network.is_rnn()
+        ) and not self.has_central_value
         self.dataset = AMPDataset(
             self.batch_size, self.minibatch_size, self.is_discrete, self.is_rnn, self.ppo_device, self.seq_length
         )
@@ -241,9 +247,10 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, RankSharedState, a2c_con
         for n in range(self.horizon_length):
             self.obs, _ = self._env_reset_done()
             buffer.update_data("obses", n, self.obs["obs"])
-            res_dict = self.get_action_values(self.obs)
+            res_dict = self._act(self.obs) if self._values_after_rollout else self.get_action_values(self.obs)
             for key in self.update_list:
-                buffer.update_data(key, n, res_dict[key])
+                if key in res_dict:
+                    buffer.update_data(key, n, res_dict[key])
             step_start = time.perf_counter()
             self.obs, rewards, self.dones, infos = self.env_step(res_dict["actions"])
             step_time += time.perf_counter() - step_start
@@ -256,23 +263,29 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, RankSharedState, a2c_con
             self._maybe_print_progress("collecting experience")
             if self._stop_signal is not None and not self.multi_gpu:  # ranks must agree: they stop at epoch ends
                 raise RolloutAborted
-        self._eval_next_values()
+        self._eval_rollout_values()
         batch_dict = self._finish_rollout()
         batch_dict["step_time"] = step_time
         return batch_dict
 
-    def _eval_next_values(self) -> None:
-        """The bootstrap values ``[T, N, 1]`` of every state the rollout reached, zero where the episode terminated:
-        critic passes over the whole rollout after it (the networks and normalisers do not change during it), the
-        same values as the original's pass after every step; a few steps per pass, at most
-        :data:`CRITIC_PASS_ROWS` rows, so that large rollouts do not hold all their activations at once."""
+    def _eval_rollout_values(self) -> None:
+        """The critic's values ``[T, N, 1]`` of the rollout's states after it: the bootstrap values of every state
+        it reached (zero where the episode terminated), and, when the rollout ran only the actor, the values of the
+        states it acted in. The networks and normalisers do not change during a rollout, so these are the values
+        the original computed step by step."""
         buffer = self.experience_buffer.tensor_dict
-        next_obs, values = buffer["next_obses"], buffer["next_values"]
-        steps_per_pass = max(1, CRITIC_PASS_ROWS // next_obs.shape[1])
-        for start in range(0, next_obs.shape[0], steps_per_pass):
+        if self._values_after_rollout:
+            self._critic_passes(buffer["obses"], buffer["values"])
+        self._critic_passes(buffer["next_obses"], buffer["next_values"])
+        buffer["next_values"].mul_(1.0 - buffer["terminated"])
+
+    def _critic_passes(self, obs: torch.Tensor, values: torch.Tensor) -> None:
+        """``values [T, N, 1]`` of observations ``[T, N, O]``, a few steps per pass (at most
+        :data:`CRITIC_PASS_ROWS` rows), so that large rollouts do not hold all their activations at once."""
+        steps_per_pass = max(1, CRITIC_PASS_ROWS // obs.shape[1])
+        for start in range(0, obs.shape[0], steps_per_pass):
             steps = slice(start, start + steps_per_pass)
-            critic = self._eval_critic({"obs": next_obs[steps].flatten(0, 1)}).view_as(values[steps])
-            values[steps] = critic * (1.0 - buffer["terminated"][steps])
+            values[steps] = self._eval_critic({"obs": obs[steps].flatten(0, 1)}).view_as(values[steps])
 
     def _record_step(self, step: int, infos: dict[str, Any]) -> None:
         """Hook: store extra per-step data from the environment's infos."""
@@ -317,6 +330,12 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, RankSharedState, a2c_con
     def get_action_values(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         with self._networks_autocast():
             return super().get_action_values(obs)
+
+    def _act(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """:meth:`get_action_values` without the values (see ``_values_after_rollout``)."""
+        self.model.eval()
+        with torch.no_grad(), self._networks_autocast():
+            return self.model.act(self._preproc_obs(obs["obs"]))
 
     def _eval_critic(self, obs_dict: dict[str, torch.Tensor]) -> torch.Tensor:
         """De-normalised values ``[N, 1]`` of observations (the rollout's bootstrap values)."""
