@@ -12,7 +12,7 @@ import torch
 from gymnasium import spaces
 from rl_games.torch_runner import Runner
 
-from isaacgymenvs.learning import common_agent
+from isaacgymenvs.learning import rollout_passes
 from isaacgymenvs.learning.checkpoints import CheckpointError, load_checkpoint
 from isaacgymenvs.learning.registry import register_amp
 from isaacgymenvs.utils.rlgames_utils import RLGPUAlgoObserver, register_rlgpu_env
@@ -382,7 +382,7 @@ def test_rollout_values_are_the_critics_values_of_the_states_acted_in_and_reache
     """The rollout's values and next values, computed in passes after it (one, or two steps of 8 environments per
     pass), are the critic's values of each step's state and next state, evaluated alone as the original did at every
     step, and the next value is zero where that step's episode terminated."""
-    monkeypatch.setattr(common_agent, "CRITIC_PASS_ROWS", pass_rows)
+    monkeypatch.setattr(rollout_passes, "CRITIC_PASS_ROWS", pass_rows)
     torch.manual_seed(0)
     runner, envs = _runner(tmp_path)
     agent = _started_agent(runner)

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from conftest import SMALL_RUN, run_python
 
-from isaacgymenvs.bench import timing
 from isaacgymenvs.bench.runs import LAUNCHER_PROGRESS
 
 pytestmark = pytest.mark.sim
@@ -59,16 +58,3 @@ def test_an_unknown_benchmark_is_one_line(tmp_path: Path) -> None:
     result = run_python(["-m", "isaacgymenvs.bench", "nope"], tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: unknown benchmark 'nope'; choices: {', '.join(BENCHMARKS)}"
-
-
-def test_stolen_time_is_the_steal_share_of_the_ticks_between_two_readings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``/proc/stat``'s cpu line: user nice system idle iowait irq softirq steal guest guest_nice (ticks)."""
-    readings = iter([[100, 0, 50, 800, 0, 0, 0, 50, 7, 0], [160, 0, 70, 900, 0, 0, 0, 70, 9, 0]])
-    monkeypatch.setattr(timing, "_cpu_times", lambda: next(readings))
-    assert timing.StolenTime().share() == pytest.approx(20 / 200)  # guest ticks are inside user's: not added
-    monkeypatch.setattr(timing, "_cpu_times", lambda: None)  # no /proc/stat
-    assert timing.StolenTime().share() is None and timing.StolenTime().note() == ""
-    monkeypatch.undo()
-    if Path("/proc/stat").is_file():  # the real file parses (None when no tick passed in between)
-        share = timing.StolenTime().share()
-        assert share is None or 0.0 <= share <= 1.0

@@ -1,6 +1,6 @@
 """The learner's epoch profile (``bench train --profile``): a tiny run in this process fills every part, nested parts
-fit inside their parents, the epoch's parts fit inside the epoch, and a part that also runs outside its parent (the
-model's forward pass in the rollout) is counted only inside it."""
+fit inside their parents, the epoch's parts fit inside the epoch, and the model's forward pass is counted in the
+gradient steps (the rollout runs the actor alone)."""
 
 from __future__ import annotations
 

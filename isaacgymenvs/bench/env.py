@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from mujoco.batch import Batch
 
-from isaacgymenvs.bench.timing import StolenTime, machine_description
+from isaacgymenvs.bench.timing import StolenTime, machine_description, steal_reported
 from isaacgymenvs.physics.mujoco_threads import available_cores
 from isaacgymenvs.tasks.humanoid_amp import HumanoidAMP
 
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     columns = ["task eager", *(["task compiled"] if args.compiled else []), *(["task cuda"] if cuda else [])]
     header = f"{'N':>6} {'threads':>7} {'raw MuJoCo':>11}" + "".join(f" {name:>14} {'/raw':>5}" for name in columns)
-    print(header + f" {'steal':>5}", flush=True)
+    print(header + (f" {'steal':>5}" if steal_reported() else ""), flush=True)
     for num_envs in envs:
         for threads in thread_counts(args.threads):
             stolen = StolenTime()

@@ -137,4 +137,5 @@ def print_profiles(envs: list[int], thread_counts: list[int]) -> None:
             accounted = sum(seconds for label, seconds in parts if not label.startswith(" "))
             rest = total - accounted
             print(f"  {'the rest (step template, actions, extras)':<58} {1000 * rest:8.2f} ms {rest / total:6.1%}")
-            print(f"  {stolen.note()}", flush=True)
+            if stolen.note():
+                print(f"  {stolen.note()}", flush=True)

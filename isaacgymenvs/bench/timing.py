@@ -52,6 +52,12 @@ def _cpu_times() -> list[int] | None:
     return [int(value) for value in fields[1:]] if fields and fields[0] == "cpu" else None
 
 
+def steal_reported() -> bool:
+    """Whether this machine reports stolen CPU time (Linux's ``/proc/stat``)."""
+    times = _cpu_times()
+    return times is not None and len(times) >= 8
+
+
 class StolenTime:
     """How much CPU time the hypervisor gave to other guests (``steal``) since this was made.
 

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from isaacgymenvs.bench.runs import LAUNCHER_PROGRESS, PROJECT_ROOT, run_streaming
-from isaacgymenvs.bench.timing import StolenTime, machine_description
+from isaacgymenvs.bench.timing import StolenTime, machine_description, steal_reported
 
 
 class Configuration(NamedTuple):
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int | None:
         f"median over epochs 2..{args.epochs} of samples/s (total, and inside env.step){busy}; "
         "steal = CPU time the virtual machine's host took meanwhile"
     )
-    print(f"{'configuration':<54} {'total/s':>8} {'env/s':>8} {'steal':>5}")
+    print(f"{'configuration':<54} {'total/s':>8} {'env/s':>8}" + (f" {'steal':>5}" if steal_reported() else ""))
     for configuration in PRESETS[args.preset]:
         stolen = StolenTime()
         with busy_processes(args.busy):

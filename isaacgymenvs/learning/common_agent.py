@@ -4,7 +4,7 @@ What differs from rl_games' loop (spec section 8), all kept from the original:
 
 * the rollout resets finished environments through ``reset_done()`` at the start of each step and stores the value of
   the state each action led to (``next_values``), zeroed for terminations but not for time-outs, so GAE bootstraps
-  time-outs and not falls;
+  time-outs and not falls (the values are computed after the rollout: :mod:`isaacgymenvs.learning.rollout_passes`);
 * the observation normaliser keeps updating in every mini-epoch; the bounds loss has a soft bound of 1.0 and the
   critic loss no 1/2 factor;
 * no "best" checkpoints (the reward is the episode length).
@@ -32,17 +32,15 @@ from isaacgymenvs.learning import amp_losses
 from isaacgymenvs.learning.amp_datasets import AMPDataset
 from isaacgymenvs.learning.checkpoints import CheckpointPolicy
 from isaacgymenvs.learning.distributed import RankSharedState, init_base_for_rank
-from isaacgymenvs.learning.precision import network_autocast, resolve_mixed_precision
+from isaacgymenvs.learning.precision import resolve_mixed_precision
+from isaacgymenvs.learning.rollout_passes import RolloutPasses
 from isaacgymenvs.learning.run_control import CheckpointingMixin, RolloutAborted
 from isaacgymenvs.learning.thread_tuner import ThreadTuner
 from isaacgymenvs.learning.training_log import TrainingLogMixin
 from isaacgymenvs.utils.files import atomic_write
 
-# Rows of one critic pass over a finished rollout (see CommonAgent._eval_rollout_values).
-CRITIC_PASS_ROWS = 32768
 
-
-class CommonAgent(CheckpointingMixin, TrainingLogMixin, RankSharedState, a2c_continuous.A2CAgent):
+class CommonAgent(CheckpointingMixin, TrainingLogMixin, RankSharedState, RolloutPasses, a2c_continuous.A2CAgent):
     """PPO with the original plugin's rollout, GAE, losses, logging and checkpoints (see the module docstring)."""
 
     def __init__(self, base_name: str, params: dict[str, Any]) -> None:
@@ -78,12 +76,7 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, RankSharedState, a2c_con
         )
         if self.normalize_value:
             self.value_mean_std = self.model.value_mean_std
-        # With separate actor and critic (the AMP configs), the rollout runs only the actor each step; the critic's
-        # values of the rollout's states come from passes after it (_eval_rollout_values).
-        network = self.model.a2c_network
-        self._values_after_rollout = (
-            hasattr(self.model, "act") and getattr(network, "separate", False) and not network.is_rnn()
-        ) and not self.has_central_value
+        self._init_rollout_passes()
         self.dataset = AMPDataset(
             self.batch_size, self.minibatch_size, self.is_discrete, self.is_rnn, self.ppo_device, self.seq_length
         )
@@ -249,7 +242,7 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, RankSharedState, a2c_con
             buffer.update_data("obses", n, self.obs["obs"])
             res_dict = self._act(self.obs) if self._values_after_rollout else self.get_action_values(self.obs)
             for key in self.update_list:
-                if key in res_dict:
+                if key != "values" or not self._values_after_rollout:
                     buffer.update_data(key, n, res_dict[key])
             step_start = time.perf_counter()
             self.obs, rewards, self.dones, infos = self.env_step(res_dict["actions"])
@@ -267,25 +260,6 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, RankSharedState, a2c_con
         batch_dict = self._finish_rollout()
         batch_dict["step_time"] = step_time
         return batch_dict
-
-    def _eval_rollout_values(self) -> None:
-        """The critic's values ``[T, N, 1]`` of the rollout's states after it: the bootstrap values of every state
-        it reached (zero where the episode terminated), and, when the rollout ran only the actor, the values of the
-        states it acted in. The networks and normalisers do not change during a rollout, so these are the values
-        the original computed step by step."""
-        buffer = self.experience_buffer.tensor_dict
-        if self._values_after_rollout:
-            self._critic_passes(buffer["obses"], buffer["values"])
-        self._critic_passes(buffer["next_obses"], buffer["next_values"])
-        buffer["next_values"].mul_(1.0 - buffer["terminated"])
-
-    def _critic_passes(self, obs: torch.Tensor, values: torch.Tensor) -> None:
-        """``values [T, N, 1]`` of observations ``[T, N, O]``, a few steps per pass (at most
-        :data:`CRITIC_PASS_ROWS` rows), so that large rollouts do not hold all their activations at once."""
-        steps_per_pass = max(1, CRITIC_PASS_ROWS // obs.shape[1])
-        for start in range(0, obs.shape[0], steps_per_pass):
-            steps = slice(start, start + steps_per_pass)
-            values[steps] = self._eval_critic({"obs": obs[steps].flatten(0, 1)}).view_as(values[steps])
 
     def _record_step(self, step: int, infos: dict[str, Any]) -> None:
         """Hook: store extra per-step data from the environment's infos."""
@@ -322,28 +296,6 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, RankSharedState, a2c_con
     def _env_reset_done(self) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         obs, done_env_ids = self.vec_env.reset_done()
         return self.obs_to_tensors(obs), done_env_ids
-
-    def _networks_autocast(self) -> Any:
-        """The context every pass of the networks runs in: bfloat16 autocast under ``mixed_precision``."""
-        return network_autocast(self.ppo_device, self.mixed_precision)
-
-    def get_action_values(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        with self._networks_autocast():
-            return super().get_action_values(obs)
-
-    def _act(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """:meth:`get_action_values` without the values (see ``_values_after_rollout``)."""
-        self.model.eval()
-        with torch.no_grad(), self._networks_autocast():
-            return self.model.act(self._preproc_obs(obs["obs"]))
-
-    def _eval_critic(self, obs_dict: dict[str, torch.Tensor]) -> torch.Tensor:
-        """De-normalised values ``[N, 1]`` of observations (the rollout's bootstrap values)."""
-        self.model.eval()
-        obs = self.model.norm_obs(self._preproc_obs(obs_dict["obs"]))
-        with self._networks_autocast():
-            value = self.model.a2c_network.eval_critic(obs)
-        return self.value_mean_std(value, True) if self.normalize_value else value
 
     # --- the update -----------------------------------------------------------------------------------------------
 

@@ -257,6 +257,8 @@ class HumanoidAMP(HumanoidAMPBase):
         return motion_ids, self._motion_lib.sample_time(motion_ids)
 
     def _reset_actors(self, env_ids: torch.Tensor) -> None:
+        """Direct resets (without the pool): draw where each new start comes from, write the states, and remember
+        which environments took the reference (and its history) and which the default pose, for ``_init_amp_obs``."""
         from_reference = self._draw_from_reference(len(env_ids))
         self._reset_ref_env_ids = env_ids[from_reference]
         self._reset_default_env_ids = env_ids[~from_reference]
@@ -266,6 +268,8 @@ class HumanoidAMP(HumanoidAMPBase):
             self._reset_default(self._reset_default_env_ids)
 
     def _reset_ref_state_init(self, env_ids: torch.Tensor) -> None:
+        """Environments ``env_ids`` start from the reference motion; the AMP history before each start is kept in
+        ``_reset_ref_history`` for ``_init_amp_obs`` (which also reads ``_reset_ref_env_ids``, set by the caller)."""
         # One query gives both the new state and the AMP history before it.
         history, (root_states, dof_pos, dof_vel) = self._reference_history(*self._sample_reference_starts(len(env_ids)))
         self.backend.set_state(env_ids, root_states, dof_pos, dof_vel)
