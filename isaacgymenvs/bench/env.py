@@ -268,8 +268,7 @@ def main(argv: list[str] | None = None) -> None:
             for name in ("eager", "compiled", "cuda"):
                 if name in row:
                     line += f" {row[name]:>14.0f} {row[f'{name}/raw']:>5.0%}"
-            share = stolen.share()
-            print(line + (f" {share:>5.0%}" if share is not None else ""), flush=True)
+            print(line + stolen.column(), flush=True)
         if not (args.no_memory or args.quick):
             print(f"{'':>6} memory per environment: {memory_per_env_kb(num_envs):.1f} KB", flush=True)
     if not (args.no_peer or args.quick):

@@ -137,5 +137,6 @@ def print_profiles(envs: list[int], thread_counts: list[int]) -> None:
             accounted = sum(seconds for label, seconds in parts if not label.startswith(" "))
             rest = total - accounted
             print(f"  {'the rest (step template, actions, extras)':<58} {1000 * rest:8.2f} ms {rest / total:6.1%}")
-            if stolen.note():
-                print(f"  {stolen.note()}", flush=True)
+            note = stolen.note()  # read once: each reading covers the time up to it
+            if note:
+                print(f"  {note}", flush=True)

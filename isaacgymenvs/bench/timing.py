@@ -43,19 +43,21 @@ def machine_description() -> str:
 
 
 def _cpu_times() -> list[int] | None:
-    """The machine's cumulative CPU times (``/proc/stat``'s ``cpu`` line, in ticks), None where there is none."""
+    """The machine's cumulative CPU times (``/proc/stat``'s ``cpu`` line, in ticks: user .. steal and after), None
+    where there is no such line or it stops before ``steal``."""
     try:
         with open("/proc/stat") as stat:
             fields = stat.readline().split()
     except OSError:
         return None
-    return [int(value) for value in fields[1:]] if fields and fields[0] == "cpu" else None
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    return [int(value) for value in fields[1:]]
 
 
 def steal_reported() -> bool:
     """Whether this machine reports stolen CPU time (Linux's ``/proc/stat``)."""
-    times = _cpu_times()
-    return times is not None and len(times) >= 8
+    return _cpu_times() is not None
 
 
 class StolenTime:
@@ -71,11 +73,16 @@ class StolenTime:
     def share(self) -> float | None:
         """Stolen ticks over all ticks since construction (0..1), None where the kernel does not report it."""
         end = _cpu_times()
-        if self._start is None or end is None or len(end) < 8:
+        if self._start is None or end is None:
             return None
         elapsed = [after - before for before, after in zip(self._start, end, strict=False)]
         total = sum(elapsed[:8])  # user .. steal; guest time is already counted in user
         return elapsed[7] / total if total > 0 else None
+
+    def column(self) -> str:
+        """The share as a table cell (`` 12%``; empty where not reported)."""
+        share = self.share()
+        return "" if share is None else f" {share:>5.0%}"
 
     def note(self) -> str:
         """One line for a benchmark's output (empty where not reported)."""

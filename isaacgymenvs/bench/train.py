@@ -160,6 +160,4 @@ def main(argv: list[str] | None = None) -> int | None:
                 configuration.processes,
                 configuration.environment,
             )
-        share = stolen.share()
-        steal = f" {share:>5.0%}" if share is not None else ""
-        print(f"{configuration.label:<54} {row['total']:>8.0f} {row['env']:>8.0f}{steal}", flush=True)
+        print(f"{configuration.label:<54} {row['total']:>8.0f} {row['env']:>8.0f}{stolen.column()}", flush=True)

@@ -5,8 +5,8 @@ a temporary run folder, for one warm-up epoch and N profiled ones. Methods of th
 on their instances for the run (the code that runs is the real one), and each part's time is summed over the profiled
 epochs. Parts are nested as printed, and a nested part is counted only inside its parent (the critic, for instance,
 also runs in the gradient steps' forward pass, but is listed under the rollout only for its own passes there). The
-rollout's policy part is the actor-only pass (``_act``), or rl_games' ``get_action_values`` for networks that take
-the full pass. Shares are of the epoch's wall time
+rollout's policy part is the actor-only pass, or rl_games' full pass for networks that need it
+(``RolloutPasses._rollout_policy``). Shares are of the epoch's wall time
 (``train_epoch``: rollout and update, without logging and checkpoints). On CUDA every part's clock reads wait for
 the device, so that work queued by one part is not charged to the next.
 
@@ -37,7 +37,7 @@ WARMUP_EPOCHS = 1  # the first epoch also fills the demonstration buffer
 PARTS = (
     ("rollout (play_steps)", "", "play_steps"),
     ("  resets of finished environments (reset_done)", "", "_env_reset_done"),
-    ("  policy: actions (_act, or get_action_values)", "", "<rollout policy>"),
+    ("  policy: actions (_rollout_policy)", "", "_rollout_policy"),
     ("  env.step (task and physics)", "", "env_step"),
     ("  critic's values, after the rollout (_eval_critic)", "", "_eval_critic"),
     ("  AMP observations, fall counts (_record_step)", "", "_record_step"),
@@ -114,8 +114,6 @@ class ProfileObserver(RLGPUAlgoObserver):
 
         for label, path, method in PARTS:
             owner = getattr(algo, path) if path else algo
-            if method == "<rollout policy>":  # the actor-only pass where the agent takes it (see CommonAgent)
-                method = "_act" if getattr(algo, "_values_after_rollout", False) else "get_action_values"
             setattr(owner, method, timed(label, parents[label], getattr(owner, method)))
         algo.train_epoch = timed(EPOCH, None, algo.train_epoch)
 

@@ -240,7 +240,7 @@ class CommonAgent(CheckpointingMixin, TrainingLogMixin, RankSharedState, Rollout
         for n in range(self.horizon_length):
             self.obs, _ = self._env_reset_done()
             buffer.update_data("obses", n, self.obs["obs"])
-            res_dict = self._act(self.obs) if self._values_after_rollout else self.get_action_values(self.obs)
+            res_dict = self._rollout_policy(self.obs)
             for key in self.update_list:
                 if key != "values" or not self._values_after_rollout:
                     buffer.update_data(key, n, res_dict[key])

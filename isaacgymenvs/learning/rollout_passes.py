@@ -43,6 +43,11 @@ class RolloutPasses:
         with self._networks_autocast():
             return super().get_action_values(obs)
 
+    def _rollout_policy(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The rollout's pass for one step: :meth:`_act` (no ``values``) where the agent takes the actor-only path,
+        else rl_games' :meth:`get_action_values`."""
+        return self._act(obs) if self._values_after_rollout else self.get_action_values(obs)
+
     def _act(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """:meth:`get_action_values` without the values (see ``_values_after_rollout``)."""
         self.model.eval()
