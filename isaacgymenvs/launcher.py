@@ -133,13 +133,11 @@ def run(cfg: Any, algo_observer: Any = None, runs_dir: str = RUNS_DIR) -> int:
     pass a subclass of it to act between epochs, e.g. to evaluate the policy); ``runs_dir`` is the folder that holds
     run folders (``runs/``, relative to the working directory, for the command line).
     """
-    from rl_games.torch_runner import Runner
-
+    # Only what checking the values needs is imported first: a bad value is refused before rl_games (and torch's
+    # compiler, which it imports) take seconds to load.
     from isaacgymenvs.learning.amp_config import check_train_params
     from isaacgymenvs.learning.checkpoints import CheckpointError, load_checkpoint
     from isaacgymenvs.learning.precision import precision_note
-    from isaacgymenvs.learning.registry import register_amp
-    from isaacgymenvs.utils.rlgames_utils import RLGPUAlgoObserver, get_rlgames_env_creator, register_rlgpu_env
     from isaacgymenvs.utils.utils import flush_denormals, set_seed
 
     config = _resolve(cfg)
@@ -181,6 +179,11 @@ def run(cfg: Any, algo_observer: Any = None, runs_dir: str = RUNS_DIR) -> int:
         print("warning: test=True without checkpoint=: playing an untrained policy", file=sys.stderr)
     config["seed"] = set_seed(config["seed"], config["torch_deterministic"], rank) - rank  # rl_games adds the rank
     flush_denormals()
+
+    from rl_games.torch_runner import Runner
+
+    from isaacgymenvs.learning.registry import register_amp
+    from isaacgymenvs.utils.rlgames_utils import RLGPUAlgoObserver, get_rlgames_env_creator, register_rlgpu_env
 
     training = not config["test"]
     experiment, file_name = _experiment_name(config, rank_info, checkpoint, runs_dir) if training else (None, None)

@@ -23,7 +23,7 @@ import torch
 
 from isaacgymenvs.bench.skill_report import COLUMNS, Trained, append_row, format_progress, imitates, stands
 from isaacgymenvs.eval.evaluate import Policy, clip_gait, reference_set, rollout, summarize
-from isaacgymenvs.utils.rlgames_utils import RLGPUAlgoObserver
+from isaacgymenvs.utils.rlgames_observer import RLGPUAlgoObserver
 
 TENSORBOARD_KEYS = (
     "fall_rate",

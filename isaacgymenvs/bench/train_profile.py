@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from isaacgymenvs.bench.timing import StolenTime, machine_description
-from isaacgymenvs.utils.rlgames_utils import RLGPUAlgoObserver
+from isaacgymenvs.utils.rlgames_observer import RLGPUAlgoObserver
 
 WARMUP_EPOCHS = 1  # the first epoch also fills the demonstration buffer
 

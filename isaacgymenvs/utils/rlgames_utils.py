@@ -11,9 +11,11 @@ from typing import Any
 
 import torch
 from rl_games.common import env_configurations, vecenv
-from rl_games.common.algo_observer import AlgoObserver
 
 from isaacgymenvs.tasks import isaacgym_task_map
+from isaacgymenvs.utils.rlgames_observer import RLGPUAlgoObserver
+
+__all__ = ["ENV_NAME", "VECENV_TYPE", "RLGPUAlgoObserver", "RLGPUEnv", "get_rlgames_env_creator", "register_rlgpu_env"]
 
 ENV_NAME = "rlgpu"
 VECENV_TYPE = "RLGPU"
@@ -84,30 +86,3 @@ def register_rlgpu_env(env_creator: Callable[..., Any]) -> None:
     """Make ``env_name: rlgpu`` create tasks with ``env_creator``."""
     vecenv.register(VECENV_TYPE, lambda config_name, num_actors, **kwargs: RLGPUEnv(config_name, num_actors, **kwargs))
     env_configurations.register(ENV_NAME, {"vecenv_type": VECENV_TYPE, "env_creator": env_creator})
-
-
-class RLGPUAlgoObserver(AlgoObserver):
-    """Logs the scalar statistics a task reports in ``extras`` (e.g. ``unstable_envs_total``) under ``env/``."""
-
-    def __init__(self) -> None:
-        self.algo = None
-        self.latest: dict[str, float] = {}
-
-    def after_init(self, algo: Any) -> None:
-        self.algo = algo
-
-    def process_infos(self, infos: dict[str, Any], done_indices: torch.Tensor) -> None:
-        if not isinstance(infos, dict):
-            return
-        for key, value in infos.items():
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                self.latest[key] = float(value)
-            elif isinstance(value, torch.Tensor) and value.numel() == 1:
-                self.latest[key] = float(value.item())
-
-    def after_print_stats(self, frame: int, epoch_num: int, total_time: float) -> None:
-        writer = getattr(self.algo, "writer", None)
-        if writer is None:
-            return
-        for key, value in self.latest.items():
-            writer.add_scalar(f"env/{key}", value, frame)
