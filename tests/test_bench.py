@@ -29,15 +29,24 @@ def test_progress_pattern_reads_lines_with_and_without_episodes() -> None:
 
 
 def test_train_benchmark_reports_medians(tmp_path: Path) -> None:
-    result = run_python(["-m", "isaacgymenvs.bench", "train", "--epochs", "3", *SMALL_RUN[1:]], tmp_path)
+    command = ["-m", "isaacgymenvs.bench", "train", "--epochs", "3", "--reference-seconds", "0.1", *SMALL_RUN[1:]]
+    result = run_python(command, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "  launch.py: epoch 3/3 |" in result.stdout  # progress echoed while it runs
     row = result.stdout.strip().splitlines()[-1]
     assert row.startswith("default config"), result.stdout
-    values = row.split()[2:]  # total/s, env/s and, where the kernel reports it, the stolen share ("3%")
-    assert len(values) == 2 or (len(values) == 3 and values[2].endswith("%")), row
-    total, env = float(values[0]), float(values[1])
+    # total/s, env/s, raw MuJoCo's rate, total/raw and, where the kernel reports it, the stolen share ("3%")
+    values = row.split()[2:]
+    assert len(values) == 4 or (len(values) == 5 and values[4].endswith("%")), row
+    total, env, raw, ratio = map(float, values[:4])
     assert 0 < total < env  # the end-to-end rate includes the environment's time and more
+    assert raw > 0 and ratio == pytest.approx(total / raw, abs=0.006)  # printed with two decimals
+
+
+def test_train_benchmark_refuses_a_bad_reference_block(tmp_path: Path) -> None:
+    result = run_python(["-m", "isaacgymenvs.bench", "train", "--reference-seconds", "0"], tmp_path)
+    assert result.returncode == 2
+    assert "--reference-seconds" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_help_lists_every_benchmark(tmp_path: Path) -> None:

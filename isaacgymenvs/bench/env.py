@@ -33,6 +33,7 @@ import statistics
 import sys
 import time
 import types
+from collections.abc import Callable
 
 import mujoco
 import numpy as np
@@ -71,13 +72,45 @@ def bench_task(num_envs: int, compile_kernels: bool = False, threads: int = 0, r
     )
 
 
-def _steps_per_second(step: callable, num_envs: int, seconds: float) -> float:
+def _steps_per_second(step: Callable[[], None], num_envs: int, seconds: float) -> float:
     step()  # warm up
     steps, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         step()
         steps += 1
     return steps * num_envs / (time.perf_counter() - start)
+
+
+def raw_mujoco_stepper(task: HumanoidAMP) -> Callable[[], None]:
+    """One raw MuJoCo step of ``task``'s model for as many environments, on as many threads as its backend: uniform
+    random servo targets, the task's physics steps per environment step, a bare reset of every pelvis below
+    :data:`FALL_HEIGHT`. Its own batch: the task's state is not touched."""
+    model, num_envs = task.backend.model, task.num_envs
+    batch = Batch(model, num_envs, nthread=task.backend.num_threads)
+    qpos, ctrl = batch.bind("qpos"), batch.bind("ctrl")
+    low, high = model.actuator_ctrlrange[:, 0], model.actuator_ctrlrange[:, 1]
+    rng = np.random.default_rng(0)
+    substeps = task.config.physics_steps_per_action
+
+    def raw_step() -> None:
+        ctrl[:] = rng.uniform(low, high, (num_envs, model.nu))
+        batch.step(nstep=substeps)
+        fallen = np.flatnonzero(qpos[:, 2] < FALL_HEIGHT)
+        if fallen.size:
+            batch.reset(fallen)
+
+    return raw_step
+
+
+def raw_mujoco_rate(num_envs: int, threads: int = 0, seconds: float = 1.0, blocks: int = 3) -> float:
+    """Raw MuJoCo's environment-steps/s at ``num_envs`` on ``threads`` threads (0: every core), the median of
+    ``blocks`` timed blocks: the physical limit, and how fast the machine is at the moment."""
+    task = bench_task(num_envs, threads=threads)
+    try:
+        step = raw_mujoco_stepper(task)
+        return statistics.median(_steps_per_second(step, num_envs, seconds) for _ in range(blocks))
+    finally:
+        task.close()
 
 
 def paired_ratio(rates: list[float], reference_rates: list[float]) -> float:
@@ -101,7 +134,7 @@ def measure(
             tasks["cuda"] = bench_task(num_envs, threads=threads, rl_device="cuda")
         generator = torch.Generator().manual_seed(0)
 
-        def stepper(task: HumanoidAMP) -> callable:
+        def stepper(task: HumanoidAMP) -> Callable[[], None]:
             def task_step() -> None:
                 task.reset_done()
                 actions = torch.rand(num_envs, task.num_actions, generator=generator) * 2 - 1
@@ -114,20 +147,7 @@ def measure(
             return task_step
 
         task_steps = {name: stepper(task) for name, task in tasks.items()}
-        model = tasks["eager"].backend.model
-        batch = Batch(model, num_envs, nthread=tasks["eager"].backend.num_threads)
-        qpos, ctrl = batch.bind("qpos"), batch.bind("ctrl")
-        low, high = model.actuator_ctrlrange[:, 0], model.actuator_ctrlrange[:, 1]
-        rng = np.random.default_rng(0)
-        substeps = tasks["eager"].config.physics_steps_per_action
-
-        def raw_step() -> None:
-            ctrl[:] = rng.uniform(low, high, (num_envs, model.nu))
-            batch.step(nstep=substeps)
-            fallen = np.flatnonzero(qpos[:, 2] < FALL_HEIGHT)
-            if fallen.size:
-                batch.reset(fallen)
-
+        raw_step = raw_mujoco_stepper(tasks["eager"])
         rates: dict[str, list[float]] = {name: [] for name in ("raw", *task_steps)}
         for _ in range(rounds):
             for name, step in (("raw", raw_step), *task_steps.items()):

@@ -3,9 +3,13 @@
 Each configuration is a list of command-line overrides; it runs ``launch.py`` in a fresh process for a few epochs (in
 a temporary folder) and reports the median over the epochs after the first (which also fills the demonstration
 buffer) of the total rate (samples / epoch wall time) and of the environment-only rate (samples / time inside
-``env.step``), as the progress lines print them.
+``env.step``), as the progress lines print them. Beside them, raw MuJoCo's rate at the configuration's environment
+count on every core (``bench env``'s raw stepping, three one-second blocks just before and just after the run, in this
+process while the child is not running): a shared machine's speed moves by a factor of two between hours, and the ratio
+of the end-to-end rate to it stays comparable where the absolute rates are not.
 
     python -m isaacgymenvs.bench train [--epochs 6] [--preset cpu-sweep|default|ranks|threads] [--busy N]
+        [--no-reference] [--reference-seconds 1]
     python -m isaacgymenvs.bench train --profile [--epochs 6] [overrides]
 
 ``--profile`` instead trains one configuration in this process and prints where an epoch's time goes (rollout, resets,
@@ -71,7 +75,7 @@ PRESETS: dict[str, list[Configuration]] = {
         _sweep_point(512, 16, 2048, 512, 4, "[512,256]"),
         _sweep_point(256, 32, 4096, 1024, 4, "[512,256]"),
         _sweep_point(512, 16, 2048, 512, 6, "[512,256]"),
-        _sweep_point(512, 32, 4096, 512, 4, "[512,256]"),  # the CPU default
+        _sweep_point(512, 32, 4096, 512, 4, "[512,256]"),  # the sweep's choice; the CPU default since runs horizon 16
         _sweep_point(1024, 16, 4096, 512, 4, "[512,256]"),
     ],
     "threads": [
@@ -118,6 +122,13 @@ def measure(
     }
 
 
+def configured_num_envs(overrides: list[str]) -> int:
+    """The environment count (per process) a launch with ``overrides`` gets on this machine."""
+    from isaacgymenvs import compose_config
+
+    return int(compose_config(["task=HumanoidAMP", *overrides]).task.env.numEnvs)
+
+
 @contextlib.contextmanager
 def busy_processes(count: int) -> Iterator[None]:
     """``count`` CPU-bound processes running meanwhile (another job on the machine)."""
@@ -136,8 +147,16 @@ def main(argv: list[str] | None = None) -> int | None:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="default")
     parser.add_argument("--busy", type=int, default=0, help="CPU-bound processes running meanwhile (default 0)")
     parser.add_argument("--profile", action="store_true", help="where one epoch's time goes (one configuration)")
+    parser.add_argument(
+        "--no-reference", action="store_true", help="skip raw MuJoCo's rate before and after each configuration"
+    )
+    parser.add_argument(
+        "--reference-seconds", type=float, default=1.0, help="length of each of raw MuJoCo's timed blocks (1)"
+    )
     parser.add_argument("overrides", nargs="*", help="extra overrides for every configuration")
     args = parser.parse_args(argv)
+    if args.reference_seconds <= 0:
+        parser.error("--reference-seconds must be positive")
     if args.profile:
         if args.preset != "default" or args.busy:
             parser.error("--profile takes overrides, not --preset or --busy")
@@ -150,14 +169,25 @@ def main(argv: list[str] | None = None) -> int | None:
         f"median over epochs 2..{args.epochs} of samples/s (total, and inside env.step){busy}; "
         "steal = CPU time the virtual machine's host took meanwhile"
     )
-    print(f"{'configuration':<54} {'total/s':>8} {'env/s':>8}" + (f" {'steal':>5}" if steal_reported() else ""))
+    if not args.no_reference:
+        print(
+            "raw/s = raw MuJoCo at the configuration's environment count on every core, measured in this process "
+            "just before and just after the run (mean; the machine's speed at the time); total/raw = total/s over it"
+        )
+    reference_header = "" if args.no_reference else f" {'raw/s':>8} {'total/raw':>9}"
+    steal_header = f" {'steal':>5}" if steal_reported() else ""
+    print(f"{'configuration':<54} {'total/s':>8} {'env/s':>8}{reference_header}{steal_header}")
+    from isaacgymenvs.bench.env import raw_mujoco_rate  # the task and MuJoCo: loaded once the command line is good
+
     for configuration in PRESETS[args.preset]:
+        overrides = [*configuration.overrides, *args.overrides]
+        num_envs = None if args.no_reference else configured_num_envs(overrides)
         stolen = StolenTime()
+        raw_before = None if num_envs is None else raw_mujoco_rate(num_envs, seconds=args.reference_seconds)
         with busy_processes(args.busy):
-            row = measure(
-                [*configuration.overrides, *args.overrides],
-                args.epochs,
-                configuration.processes,
-                configuration.environment,
-            )
-        print(f"{configuration.label:<54} {row['total']:>8.0f} {row['env']:>8.0f}{stolen.column()}", flush=True)
+            row = measure(overrides, args.epochs, configuration.processes, configuration.environment)
+        line = f"{configuration.label:<54} {row['total']:>8.0f} {row['env']:>8.0f}"
+        if num_envs is not None:
+            raw = 0.5 * (raw_before + raw_mujoco_rate(num_envs, seconds=args.reference_seconds))
+            line += f" {raw:>8.0f} {row['total'] / raw:>9.2f}"
+        print(line + stolen.column(), flush=True)
