@@ -42,6 +42,9 @@ def test_a_tiny_profile_fills_every_part_and_nests(tmp_path: Path, monkeypatch: 
     # policy steps run the actor alone).
     assert observer.calls["  forward: policy, value, discriminator"] == 2 * 2 * 2
     assert observer.calls["  env.step (task and physics)"] == 2 * 8
+    assert observer.calls["minibatch rows (dataset[i])"] == 2 * 2 * 2
+    # The agent's, the replay's and the demonstrations' AMP observations of each minibatch (not the rollout's rewards).
+    assert observer.calls["  AMP observations normalised (statistics updated)"] == 2 * 2 * 2 * 3
     lines = observer.table()
     assert lines[0].startswith("2 profiled epochs of 128 samples, torch threads 1:")
     assert len(lines) == 2 + len(PARTS)

@@ -26,6 +26,9 @@ from isaacgymenvs.learning.amp_config import AMPConfig
 from isaacgymenvs.learning.common_agent import CommonAgent
 from isaacgymenvs.learning.replay_buffer import ReplayBuffer
 
+# The dataset's AMP observations: the rollout's, the demonstrations' and the replay's, one row per sample.
+_AMP_DATASET_KEYS = ("amp_obs", "amp_obs_demo", "amp_obs_replay")
+
 # Logged discriminator quantities (TensorBoard name under info/ = key).
 _DISC_INFO = (
     "disc_agent_acc",
@@ -55,6 +58,8 @@ class AMPAgent(CommonAgent):
         self._amp_constant_mask: torch.Tensor | None = None
         self._amp_constant_values: torch.Tensor | None = None
         self._amp_window_steps, self._amp_window_mask = self._warmup_window()
+        # calc_gradients reads the first amp_minibatch_size rows of each minibatch's AMP observations.
+        self.dataset.read_head_only(_AMP_DATASET_KEYS, amp.amp_minibatch_size)
 
     def _load_config_params(self, config: dict[str, Any]) -> None:
         super()._load_config_params(config)
@@ -218,7 +223,7 @@ class AMPAgent(CommonAgent):
 
     def prepare_dataset(self, batch_dict: dict[str, Any]) -> None:
         super().prepare_dataset(batch_dict)
-        for key in ("amp_obs", "amp_obs_demo", "amp_obs_replay"):
+        for key in _AMP_DATASET_KEYS:
             self.dataset.values_dict[key] = batch_dict[key]
 
     def _after_update(self, batch_dict: dict[str, Any]) -> None:
