@@ -19,12 +19,12 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from rl_games.algos_torch import torch_ext
-from rl_games.algos_torch.running_mean_std import RunningMeanStd
 
 from isaacgymenvs.learning import amp_losses
 from isaacgymenvs.learning.amp_config import AMPConfig
 from isaacgymenvs.learning.common_agent import CommonAgent
 from isaacgymenvs.learning.replay_buffer import ReplayBuffer
+from isaacgymenvs.learning.running_stats import TwoPassRunningMeanStd
 
 # The dataset's AMP observations: the rollout's, the demonstrations' and the replay's, one row per sample.
 _AMP_DATASET_KEYS = ("amp_obs", "amp_obs_demo", "amp_obs_replay")
@@ -48,7 +48,7 @@ class AMPAgent(CommonAgent):
         super().__init__(base_name, params)
         amp = self.amp
         if amp.normalize_amp_input:
-            self._amp_input_mean_std = RunningMeanStd(self._amp_observation_space.shape).to(self.ppo_device)
+            self._amp_input_mean_std = TwoPassRunningMeanStd(self._amp_observation_space.shape).to(self.ppo_device)
         self._amp_obs_demo_buffer = ReplayBuffer(amp.amp_obs_demo_buffer_size, self.ppo_device)
         self._amp_replay_buffer = ReplayBuffer(amp.amp_replay_buffer_size, self.ppo_device)
         self._last_disc_rewards: torch.Tensor | None = None
