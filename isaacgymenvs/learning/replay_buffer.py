@@ -79,7 +79,7 @@ class ReplayBuffer:
         self._sample_head += count
         if self._sample_head >= self._size:
             self._reset_sample_index()
-        return {key: buffer[indices] for key, buffer in self._buffers.items()}
+        return {key: buffer.index_select(0, indices) for key, buffer in self._buffers.items()}
 
     def peek(self, count: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """``count`` stored samples drawn with ``generator``, leaving the sampling order of :meth:`sample` and the
@@ -87,7 +87,7 @@ class ReplayBuffer:
         if self._total_count == 0:
             raise RuntimeError("cannot sample from an empty replay buffer")
         indices = torch.randperm(len(self), generator=generator)[:count].to(self._device)
-        return {key: buffer[indices] for key, buffer in self._buffers.items()}
+        return {key: buffer.index_select(0, indices) for key, buffer in self._buffers.items()}
 
     def _reset_sample_index(self) -> None:
         self._sample_index = torch.randperm(self._size, device=self._device)
