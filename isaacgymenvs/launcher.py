@@ -129,7 +129,7 @@ def _experiment_name(config: dict[str, Any], rank_info: Any, checkpoint: str, ru
 def run(cfg: Any, algo_observer: Any = None, runs_dir: str = RUNS_DIR) -> int:
     """Train or play with the composed config ``cfg``.
 
-    ``algo_observer`` replaces the default :class:`~isaacgymenvs.utils.rlgames_utils.RLGPUAlgoObserver` (benchmarks
+    ``algo_observer`` replaces the default :class:`~isaacgymenvs.utils.rlgames_observer.RLGPUAlgoObserver` (benchmarks
     pass a subclass of it to act between epochs, e.g. to evaluate the policy); ``runs_dir`` is the folder that holds
     run folders (``runs/``, relative to the working directory, for the command line).
     """

@@ -14,6 +14,8 @@ from rl_games.torch_runner import Runner
 
 from isaacgymenvs.learning import rollout_passes
 from isaacgymenvs.learning.checkpoints import CheckpointError, load_checkpoint
+from isaacgymenvs.learning.common_agent import fused_adam_available
+from isaacgymenvs.learning.precision import FullPrecisionLinear
 from isaacgymenvs.learning.registry import register_amp
 from isaacgymenvs.utils.rlgames_utils import RLGPUAlgoObserver, register_rlgpu_env
 
@@ -187,6 +189,17 @@ def test_disc_logit_init_scale_is_configurable(tmp_path: Path) -> None:
     assert 0.005 < weights.abs().max() <= 0.01
 
 
+def test_a_learned_sigma_layer_stays_float32(tmp_path: Path) -> None:
+    """Like the means and values, a state-dependent sigma (``fixed_sigma: False``) is an output layer kept in
+    float32 under bfloat16 autocast, so the dataset can write the update's sigmas back into its float32 rows."""
+    runner, _ = _runner(tmp_path)
+    runner.params["network"]["space"]["continuous"].update(fixed_sigma=False, learn_sigma=True)
+    network = _agent(runner).model.a2c_network
+    assert type(network.sigma) is FullPrecisionLinear and type(network.mu) is FullPrecisionLinear
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert network.sigma(torch.ones(2, network.sigma.in_features)).dtype == torch.float32
+
+
 def test_network_matches_the_original(tmp_path: Path) -> None:
     runner, _ = _runner(tmp_path, units=[1024, 512])
     agent = _agent(runner)
@@ -274,6 +287,17 @@ def test_checkpoint_round_trip_and_checks(tmp_path: Path) -> None:
     resumed = _agent(runner)
     resumed.restore(str(path))
     assert resumed.epoch_num == 3 and resumed.frame == 3 * 64
+    # Adam is fused where torch has it, also after restoring an optimiser saved unfused (checkpoints before it).
+    fused = fused_adam_available("cpu") or None
+    assert agent.optimizer.param_groups[0]["fused"] is fused and resumed.optimizer.param_groups[0]["fused"] is fused
+    unfused = copy.deepcopy(state)
+    for group in unfused["optimizer"]["param_groups"]:
+        group["fused"] = None
+    resumed.set_full_state_weights(unfused)
+    assert all(group["fused"] is fused for group in resumed.optimizer.param_groups)
+    for parameter in resumed.model.parameters():
+        parameter.grad = torch.ones_like(parameter) if parameter.requires_grad else None
+    resumed.optimizer.step()  # the restored step counts suit the fused kernel
     assert len(resumed._amp_replay_buffer) == len(agent._amp_replay_buffer)
     torch.testing.assert_close(resumed._amp_input_mean_std.running_mean, agent._amp_input_mean_std.running_mean)
     # Other sizes: a network with other layer widths cannot load it.

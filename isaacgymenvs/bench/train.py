@@ -3,10 +3,11 @@
 Each configuration is a list of command-line overrides; it runs ``launch.py`` in a fresh process for a few epochs (in
 a temporary folder) and reports the median over the epochs after the first (which also fills the demonstration
 buffer) of the total rate (samples / epoch wall time) and of the environment-only rate (samples / time inside
-``env.step``), as the progress lines print them. Beside them, raw MuJoCo's rate at the configuration's environment
-count on every core (``bench env``'s raw stepping, three one-second blocks just before and just after the run, in this
-process while the child is not running): a shared machine's speed moves by a factor of two between hours, and the ratio
-of the end-to-end rate to it stays comparable where the absolute rates are not.
+``env.step``), as the progress lines print them. Beside them, raw MuJoCo's rate for the configuration's environments
+(all ranks' together) on every core: ``bench env``'s raw stepping with the default task configuration, three blocks of
+``--reference-seconds`` just before and just after the run, in this process while the run is not going on (and without
+``--busy``'s processes): a shared machine's speed moves by a factor of two between hours, and the ratio of the
+end-to-end rate to it stays comparable where the absolute rates are not.
 
     python -m isaacgymenvs.bench train [--epochs 6] [--preset cpu-sweep|default|ranks|threads] [--busy N]
         [--no-reference] [--reference-seconds 1]
@@ -171,8 +172,9 @@ def main(argv: list[str] | None = None) -> int | None:
     )
     if not args.no_reference:
         print(
-            "raw/s = raw MuJoCo at the configuration's environment count on every core, measured in this process "
-            "just before and just after the run (mean; the machine's speed at the time); total/raw = total/s over it"
+            "raw/s = raw MuJoCo for the configuration's environments (all ranks') on every core, measured just "
+            "before and just after the run, without --busy's processes (mean; the machine's speed at the time); "
+            "total/raw = total/s over it"
         )
     reference_header = "" if args.no_reference else f" {'raw/s':>8} {'total/raw':>9}"
     steal_header = f" {'steal':>5}" if steal_reported() else ""
@@ -181,7 +183,8 @@ def main(argv: list[str] | None = None) -> int | None:
 
     for configuration in PRESETS[args.preset]:
         overrides = [*configuration.overrides, *args.overrides]
-        num_envs = None if args.no_reference else configured_num_envs(overrides)
+        # rank 0 counts every rank's samples: the reference steps as many environments
+        num_envs = None if args.no_reference else configured_num_envs(overrides) * configuration.processes
         stolen = StolenTime()
         raw_before = None if num_envs is None else raw_mujoco_rate(num_envs, seconds=args.reference_seconds)
         with busy_processes(args.busy):

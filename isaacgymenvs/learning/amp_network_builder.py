@@ -36,7 +36,10 @@ class AMPBuilder(network_builder.A2CBuilder):
                 # A fixed exploration noise: the log-std is a parameter (it is saved and can be overridden with
                 # sigma=) that receives no gradient.
                 self.sigma.requires_grad_(False)
-            for head in (self.mu, self.value) if self.is_continuous else (self.value,):
+            heads = [self.mu, self.value] if self.is_continuous else [self.value]
+            if self.is_continuous and type(self.sigma) is nn.Linear:  # a state-dependent sigma (fixed_sigma: False)
+                heads.append(self.sigma)
+            for head in heads:
                 keep_in_full_precision(head)
             self._build_disc(amp_input_shape)
 

@@ -151,5 +151,10 @@ class CheckpointingMixin:
         if set_epoch:
             self.epoch_num = weights["epoch"]
             self.frame = weights["frame"]
-        self.optimizer.load_state_dict(weights["optimizer"])
+        # A saved optimiser's groups carry the fused choice of the run that wrote them (None before fused Adam):
+        # this run's choice is kept, and set before loading so that torch places the step counts to suit it.
+        saved = weights["optimizer"]
+        fused = self.optimizer.param_groups[0].get("fused")
+        groups = [{**group, "fused": fused} for group in saved["param_groups"]]
+        self.optimizer.load_state_dict({**saved, "param_groups": groups})
         self.last_mean_rewards = weights.get("last_mean_rewards", -100500)
