@@ -27,13 +27,14 @@ minus the same process before).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import multiprocessing
 import statistics
 import sys
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import mujoco
 import numpy as np
@@ -102,13 +103,15 @@ def raw_mujoco_stepper(task: HumanoidAMP) -> Callable[[], None]:
     return raw_step
 
 
-def raw_mujoco_rate(num_envs: int, threads: int = 0, seconds: float = 1.0, blocks: int = 3) -> float:
-    """Raw MuJoCo's environment-steps/s at ``num_envs`` on ``threads`` threads (0: every core), the median of
-    ``blocks`` timed blocks: the physical limit, and how fast the machine is at the moment."""
+@contextlib.contextmanager
+def raw_mujoco_rate(num_envs: int, threads: int = 0, blocks: int = 3) -> Iterator[Callable[[float], float]]:
+    """A measurement of raw MuJoCo's environment-steps/s at ``num_envs`` on ``threads`` threads (0: every core), to
+    take as often as needed on one model built once: called with a block length (s), it returns the median of
+    ``blocks`` timed blocks -- the physical limit, and how fast the machine is at the moment."""
     task = bench_task(num_envs, threads=threads)
     try:
         step = raw_mujoco_stepper(task)
-        return statistics.median(_steps_per_second(step, num_envs, seconds) for _ in range(blocks))
+        yield lambda seconds: statistics.median(_steps_per_second(step, num_envs, seconds) for _ in range(blocks))
     finally:
         task.close()
 

@@ -186,11 +186,12 @@ def main(argv: list[str] | None = None) -> int | None:
         # rank 0 counts every rank's samples: the reference steps as many environments
         num_envs = None if args.no_reference else configured_num_envs(overrides) * configuration.processes
         stolen = StolenTime()
-        raw_before = None if num_envs is None else raw_mujoco_rate(num_envs, seconds=args.reference_seconds)
-        with busy_processes(args.busy):
-            row = measure(overrides, args.epochs, configuration.processes, configuration.environment)
-        line = f"{configuration.label:<54} {row['total']:>8.0f} {row['env']:>8.0f}"
-        if num_envs is not None:
-            raw = 0.5 * (raw_before + raw_mujoco_rate(num_envs, seconds=args.reference_seconds))
-            line += f" {raw:>8.0f} {row['total'] / raw:>9.2f}"
+        with contextlib.nullcontext() if num_envs is None else raw_mujoco_rate(num_envs) as raw_rate:
+            raw_before = None if raw_rate is None else raw_rate(args.reference_seconds)
+            with busy_processes(args.busy):
+                row = measure(overrides, args.epochs, configuration.processes, configuration.environment)
+            line = f"{configuration.label:<54} {row['total']:>8.0f} {row['env']:>8.0f}"
+            if raw_rate is not None:
+                raw = 0.5 * (raw_before + raw_rate(args.reference_seconds))
+                line += f" {raw:>8.0f} {row['total'] / raw:>9.2f}"
         print(line + stolen.column(), flush=True)
