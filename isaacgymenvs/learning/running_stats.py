@@ -3,9 +3,9 @@
 The agent updates the AMP normaliser with three batches per minibatch (the agent's, the replay's and the
 demonstrations' ``amp_minibatch_size`` rows of 525 features on the CPU default). torch takes the variance over the
 first dimension of such a ``[512, 525]`` batch several times slower on a CPU than the same population variance written
-as two passes (the mean, then the mean of the squared deviations): 1.4-2.2 ms against 0.3 ms per call on the
-development machine, about 2 % of an epoch of the CPU default. The two agree to float rounding; the update of the
-running moments, the normalisation and the clipping are rl_games' own.
+as two passes (the mean, then the mean of the squared deviations): with it the normalisation's share of an epoch of
+the CPU default fell from 3.3-3.7 % to 1.8 % (``bench train --profile``, ``docs/benchmarks.md``). The two agree to
+float rounding; the update of the running moments, the normalisation and the clipping are rl_games' own.
 """
 
 from __future__ import annotations
