@@ -176,3 +176,19 @@ def test_builtin_clip_by_name() -> None:
     assert library.num_motions() == 1
     assert library.get_total_length() == pytest.approx(38 / 30)
     assert Path(library.motion_files[0]).name == "humanoid3d_walk"
+
+
+def test_ids_of_any_shape_give_the_rows_of_a_flat_query(two_clip_library: tuple[MotionLib, list[Motion]]) -> None:
+    library, _ = two_clip_library
+    ids = torch.tensor([[0, 1, 1], [1, 0, 0]])
+    times = torch.tensor([[0.05, 0.1, 0.3], [0.0, 0.2, 0.33]], dtype=torch.float64)
+    grid = library.get_motion_state(ids, times)
+    flat = library.get_motion_state(ids.flatten(), times.flatten())
+    for name, value, reference in zip(STATE_KEYS, grid, flat, strict=True):
+        assert value.shape == (2, 3, *reference.shape[1:]), name
+        assert torch.equal(value.flatten(0, 1), reference), name
+    # One clip id and time give that state without a batch dimension, as plain indexing did.
+    single = library.get_motion_state(torch.tensor(1), torch.tensor(0.1, dtype=torch.float64))
+    for name, value, reference in zip(STATE_KEYS, single, flat, strict=True):
+        assert torch.equal(value, reference[1]), name
+    assert library.get_motion_length([[0], [1]]).shape == (2, 1)

@@ -129,7 +129,7 @@ class MotionLib:
 
     def get_motion_length(self, motion_ids: ArrayLike) -> torch.Tensor:
         """Lengths (s, float64) ``[n]`` of the given clips."""
-        return self._motion_lengths[self._as_ids(motion_ids)]
+        return _rows(self._motion_lengths, self._as_ids(motion_ids))
 
     def sample_motions(self, n: int) -> torch.Tensor:
         """``n`` clip ids ``[n]`` drawn with replacement in proportion to the clips' weights."""
@@ -140,7 +140,7 @@ class MotionLib:
     def sample_time(self, motion_ids: ArrayLike, truncate_time: float | None = None) -> torch.Tensor:
         """Uniform times (s, float64) ``[n]`` in ``[0, length - truncate_time)`` of the given clips."""
         ids = self._as_ids(motion_ids)
-        length = self._motion_lengths[ids]
+        length = _rows(self._motion_lengths, ids)
         if truncate_time is not None:
             if truncate_time < 0 or bool((length < truncate_time).any()):
                 raise ValueError(f"truncate_time={truncate_time} must be >= 0 and at most the clips' lengths")
@@ -162,18 +162,22 @@ class MotionLib:
     def _blend(self, frame0: torch.Tensor, frame1: torch.Tensor, blend: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The blended state between global frames ``frame0`` and ``frame1`` ``[n]`` with weights ``blend`` ``[n]``."""
         blend_vec = blend.unsqueeze(-1)
-        root_pos = torch.lerp(self._frame_root_pos[frame0], self._frame_root_pos[frame1], blend_vec)
-        root_rot = rot.slerp(self._frame_root_rot[frame0], self._frame_root_rot[frame1], blend_vec)
-        key_pos = torch.lerp(self._frame_key_pos[frame0], self._frame_key_pos[frame1], blend_vec.unsqueeze(-1))
-        local_rot = rot.slerp(self._frame_local_rot[frame0], self._frame_local_rot[frame1], blend_vec.unsqueeze(-1))
+        root_pos = torch.lerp(_rows(self._frame_root_pos, frame0), _rows(self._frame_root_pos, frame1), blend_vec)
+        root_rot = rot.slerp(_rows(self._frame_root_rot, frame0), _rows(self._frame_root_rot, frame1), blend_vec)
+        key_pos = torch.lerp(
+            _rows(self._frame_key_pos, frame0), _rows(self._frame_key_pos, frame1), blend_vec.unsqueeze(-1)
+        )
+        local_rot = rot.slerp(
+            _rows(self._frame_local_rot, frame0), _rows(self._frame_local_rot, frame1), blend_vec.unsqueeze(-1)
+        )
         dof_pos = local_rotation_to_dof_pos(local_rot, self._layout)
         return (
             root_pos,
             root_rot,
             dof_pos,
-            self._frame_root_vel[frame0],
-            self._frame_root_ang_vel[frame0],
-            self._frame_dof_vel[frame0],
+            _rows(self._frame_root_vel, frame0),
+            _rows(self._frame_root_ang_vel, frame0),
+            _rows(self._frame_dof_vel, frame0),
             key_pos,
         )
 
@@ -182,7 +186,9 @@ class MotionLib:
     def get_local_rotations(self, motion_ids: ArrayLike, motion_times: ArrayLike) -> torch.Tensor:
         """Blended local rotations ``[n, J, 4]`` (the root's entry is its world rotation)."""
         frame0, frame1, blend = self._frame_blend(motion_ids, motion_times)
-        return rot.slerp(self._frame_local_rot[frame0], self._frame_local_rot[frame1], blend[:, None, None])
+        return rot.slerp(
+            _rows(self._frame_local_rot, frame0), _rows(self._frame_local_rot, frame1), blend[..., None, None]
+        )
 
     @property
     def motion_files(self) -> list[str]:
@@ -205,14 +211,20 @@ class MotionLib:
         ids = self._as_ids(motion_ids)
         times = torch.as_tensor(np.asarray(motion_times) if not torch.is_tensor(motion_times) else motion_times)
         times = times.to(device=self._device, dtype=torch.float64)
-        num_frames = self._motion_num_frames[ids]
-        dt = self._motion_dt[ids]
-        phase = (times / self._motion_lengths[ids]).clamp(0.0, 1.0)
+        num_frames = _rows(self._motion_num_frames, ids)
+        dt = _rows(self._motion_dt, ids)
+        phase = (times / _rows(self._motion_lengths, ids)).clamp(0.0, 1.0)
         frame0 = (phase * (num_frames - 1)).floor().long()
         frame1 = torch.minimum(frame0 + 1, num_frames - 1)
         blend = ((times - frame0 * dt) / dt).to(torch.float32)
         # Past the last frame f0 == f1 and the (unclipped, possibly large) weight changes nothing; zero it so float32
         # rounding cannot creep in.
         blend = torch.where(frame1 == frame0, torch.zeros_like(blend), blend)
-        start = self._motion_start[ids]
+        start = _rows(self._motion_start, ids)
         return start + frame0, start + frame1, blend
+
+
+def _rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` for an integer ``index`` of any shape, gathered with ``index_select``: the same rows as
+    advanced indexing, with less overhead per call on the CPU."""
+    return table.index_select(0, index.reshape(-1)).view((*index.shape, *table.shape[1:]))
