@@ -405,18 +405,21 @@ def test_rollout_values_are_the_critics_values_of_the_states_acted_in_and_reache
 ) -> None:
     """The rollout's values and next values, computed in passes after it (one, or two steps of 8 environments per
     pass), are the critic's values of each step's state and next state, evaluated alone as the original did at every
-    step, and the next value is zero where that step's episode terminated."""
+    step, and the next value is zero where that step's episode terminated. Episodes end within the rollout both ways
+    (falls, and time-outs, whose reached state is not the next step's), and each ended one restarts elsewhere."""
     monkeypatch.setattr(rollout_passes, "CRITIC_PASS_ROWS", pass_rows)
     torch.manual_seed(0)
     runner, envs = _runner(tmp_path)
     agent = _started_agent(runner)
     env = envs[0]
+    env.episode_length = 4  # time-outs at the third step of each episode
     plain_step = env.step
 
     def step_with_falls(actions: torch.Tensor) -> tuple:
-        obs, rewards, resets, extras = plain_step(actions)
+        obs, rewards, _, extras = plain_step(actions)
         extras["terminate"] = (torch.rand(env.num_envs) < 0.3).long()
-        return obs, rewards, resets | extras["terminate"], extras
+        env.reset_buf |= extras["terminate"]  # a fall resets at the next step, as in the task
+        return obs, rewards, env.reset_buf.clone(), extras
 
     env.step = step_with_falls
     agent.set_eval()
@@ -425,6 +428,10 @@ def test_rollout_values_are_the_critics_values_of_the_states_acted_in_and_reache
     buffer = agent.experience_buffer.tensor_dict
     terminated = buffer["terminated"]
     assert 0 < float(terminated.mean()) < 1
+    timed_out = (buffer["dones"][:-1] != 0) & (terminated[:-1, :, 0] == 0)
+    assert timed_out.any()
+    # A time-out's state reached is not the state the next step acted in (the new episode's start).
+    assert not torch.equal(buffer["next_obses"][:-1][timed_out], buffer["obses"][1:][timed_out])
     assert agent._values_after_rollout  # separate actor and critic: the rollout ran the actor alone
     for step in range(agent.horizon_length):
         alone = agent._eval_critic({"obs": buffer["next_obses"][step]}) * (1.0 - terminated[step])

@@ -69,8 +69,29 @@ class RolloutPasses:
         buffer = self.experience_buffer.tensor_dict
         if self._values_after_rollout:
             self._critic_passes(buffer["obses"], buffer["values"])
-        self._critic_passes(buffer["next_obses"], buffer["next_values"])
+            self._bootstrap_values_from_next_steps(buffer)
+        else:
+            self._critic_passes(buffer["next_obses"], buffer["next_values"])
         buffer["next_values"].mul_(1.0 - buffer["terminated"])
+
+    def _bootstrap_values_from_next_steps(self, buffer: dict[str, torch.Tensor]) -> None:
+        """``next_values [T, N, 1]`` from ``values`` where they are the same states' values, the critic elsewhere.
+
+        Where an episode did not end at step t, the state it reached is the state step t + 1 acted in
+        (``next_obses[t] == obses[t + 1]``; resets happen at the start of a step), so its value is already known.
+        The critic runs only on the last step's next states and on the states reached where an episode ended by
+        time-out (its bootstrap value counts); where it terminated the value is zeroed by the caller.
+        """
+        values, next_values, next_obses = buffer["values"], buffer["next_values"], buffer["next_obses"]
+        next_values[:-1] = values[1:]
+        timed_out = (buffer["dones"][:-1] != 0) & (buffer["terminated"][:-1, :, 0] == 0)  # [T - 1, N]
+        rows = timed_out.flatten().nonzero().flatten()
+        for start in range(0, len(rows), CRITIC_PASS_ROWS):
+            pass_rows = rows[start : start + CRITIC_PASS_ROWS]
+            reached = next_obses[:-1].flatten(0, 1).index_select(0, pass_rows)
+            flat_values = next_values[:-1].view(-1, next_values.shape[-1])
+            flat_values.index_copy_(0, pass_rows, self._eval_critic({"obs": reached}))
+        self._critic_passes(next_obses[-1:], next_values[-1:])
 
     def _critic_passes(self, obs: torch.Tensor, values: torch.Tensor) -> None:
         """``values [T, N, 1]`` of observations ``[T, N, O]``, a few steps per pass (at most
