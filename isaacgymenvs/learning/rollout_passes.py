@@ -2,8 +2,9 @@
 
 The original evaluated the policy and the critic on each step's states, and the critic again on the states each step
 reached (the bootstrap values). The networks and their normalisers do not change during a rollout, so the values can
-wait until it ends: then the critic evaluates the rollout's states and next states in a few large passes. With
-separate actor and critic networks (the AMP configs) each step runs the actor alone (``act``: the same means, sigmas,
+wait until it ends: then the critic evaluates the rollout's states in a few large passes, and the states reached only
+where they are not the next step's states (the last step's, and those where an episode timed out). With separate
+actor and critic networks (the AMP configs) each step runs the actor alone (``act``: the same means, sigmas,
 log-probabilities and random draws as rl_games' full pass); other networks keep rl_games' full pass per step and get
 only the bootstrap values afterwards. ``docs/benchmarks.md`` has the measurements.
 """
