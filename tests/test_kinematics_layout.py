@@ -1,6 +1,6 @@
 """The simulator's hot-path maths in component planes (``physics/kinematics.py``, ``HingeJointMap``'s plane methods,
-``MuJoCoBackend._engine_state``) against straightforward references built from ``utils/rotations.py`` on random
-states: same numbers to float tolerance."""
+``MuJoCoBackend._engine_state``, the motion library's slerp) against straightforward references built from
+``utils/rotations.py`` on random states: same numbers to float tolerance."""
 
 from __future__ import annotations
 
@@ -46,6 +46,14 @@ def test_plane_functions_match_the_rotation_module() -> None:
     _close(kin.exp_map_to_quat_planes(_planes(exp_map)), _planes(rot.exp_map_to_quat(exp_map)))
     euler = rot.quat_to_euler(q, "XYZ")
     _close(kin.quat_to_euler_xyz_planes(_planes(q)), _planes(euler))
+    # slerp: any t (extrapolation included), opposite signs (the shorter arc), nearly identical inputs (the linear
+    # branch), and a weight per row broadcast over the bodies.
+    t = torch.rand(N, 1, generator=generator, dtype=torch.float64) * 1.6 - 0.3
+    near = r.clone()
+    near[:5] = q[:5] + 1e-5
+    near[5:10] = -q[5:10]
+    near = rot.quat_normalize(near)
+    _close(kin.slerp_planes(_planes(q), _planes(near), t), _planes(rot.slerp(q, near, t.unsqueeze(-1))))
     locked = rot.quat_from_euler(torch.tensor([[0.3, math.pi / 2, 0.2]], dtype=torch.float64), "XYZ")
     _close(kin.quat_to_euler_xyz_planes(_planes(locked)), _planes(rot.quat_to_euler(locked, "XYZ")))
 

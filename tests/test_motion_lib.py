@@ -187,8 +187,9 @@ def test_ids_of_any_shape_give_the_rows_of_a_flat_query(two_clip_library: tuple[
     for name, value, reference in zip(STATE_KEYS, grid, flat, strict=True):
         assert value.shape == (2, 3, *reference.shape[1:]), name
         assert torch.equal(value.flatten(0, 1), reference), name
-    # One clip id and time give that state without a batch dimension, as plain indexing did.
+    # One clip id and time give that state without a batch dimension, as plain indexing did (to float rounding:
+    # torch's vectorised and scalar element-wise loops may round sines and arctangents differently).
     single = library.get_motion_state(torch.tensor(1), torch.tensor(0.1, dtype=torch.float64))
     for name, value, reference in zip(STATE_KEYS, single, flat, strict=True):
-        assert torch.equal(value, reference[1]), name
+        torch.testing.assert_close(value, reference[1], rtol=0, atol=1e-6, msg=name)
     assert library.get_motion_length([[0], [1]]).shape == (2, 1)

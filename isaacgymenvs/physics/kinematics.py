@@ -84,6 +84,24 @@ def exp_map_to_quat_planes(exp_map: torch.Tensor) -> torch.Tensor:
     return torch.cat([exp_map * sinc_half, torch.cos(half).unsqueeze(0)])
 
 
+def slerp_planes(q0: torch.Tensor, q1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation of unit ``[4, ...]`` quaternions at ``t`` (broadcast against ``q0[0]``), along the
+    shorter arc, unclamped, with the normalised linear interpolation for nearly identical inputs
+    (:func:`rotations.slerp`'s formula)."""
+    cos_half = q0[0] * q1[0] + q0[1] * q1[1] + q0[2] * q1[2] + q0[3] * q1[3]
+    q1 = q1 * torch.where(cos_half < 0, -1.0, 1.0)  # the other sign of q1 (exact)
+    cos_half = cos_half.abs().clamp_max(1.0)
+    sin_half = torch.sqrt(1.0 - cos_half * cos_half)
+    half = torch.atan2(sin_half, cos_half)
+    safe_sin = sin_half.clamp_min(1e-12)
+    w0 = torch.sin((1.0 - t) * half) / safe_sin
+    w1 = torch.sin(t * half) / safe_sin
+    spherical = w0 * q0 + w1 * q1
+    linear = (1.0 - t) * q0 + t * q1
+    linear = linear / torch.sqrt((linear * linear).sum(0)).clamp_min(1e-12)
+    return torch.where(sin_half < 1e-3, linear, spherical)
+
+
 def quat_to_euler_xyz_planes(q: torch.Tensor) -> torch.Tensor:
     """Intrinsic x-y-z Euler angles ``[3, ...]`` of ``[4, ...]`` quaternions (:func:`rotations.quat_to_euler`'s
     formula for order ``"XYZ"``, gimbal lock included), from the six matrix entries it reads."""
