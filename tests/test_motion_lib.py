@@ -193,3 +193,6 @@ def test_ids_of_any_shape_give_the_rows_of_a_flat_query(two_clip_library: tuple[
     for name, value, reference in zip(STATE_KEYS, single, flat, strict=True):
         torch.testing.assert_close(value, reference[1], rtol=0, atol=1e-6, msg=name)
     assert library.get_motion_length([[0], [1]]).shape == (2, 1)
+    empty = library.get_motion_state(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.float64))
+    for name, value, reference in zip(STATE_KEYS, empty, flat, strict=True):
+        assert value.shape == (0, *reference.shape[1:]), name

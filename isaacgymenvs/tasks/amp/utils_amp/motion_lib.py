@@ -176,8 +176,9 @@ class MotionLib:
     def _blend(self, frame0: torch.Tensor, frame1: torch.Tensor, blend: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The blended state between global frames ``frame0`` and ``frame1`` ``[n]`` with weights ``blend`` ``[n]``.
 
-        The rotations are slerped and converted to DOF positions in component planes (``[4, ...]``, frames last),
-        the original's formulas written per component, which eager torch runs several times faster on a CPU.
+        The rotations are slerped and converted to DOF positions in component planes (``[4, ...]``, frames last):
+        the original's formulas written per component, on contiguous planes that eager torch runs faster on a CPU
+        than the components of ``[..., 4]`` tensors (see :mod:`isaacgymenvs.physics.kinematics`).
         """
         blend_vec = blend.unsqueeze(-1)
         root_pos = torch.lerp(_rows(self._frame_root_pos, frame0), _rows(self._frame_root_pos, frame1), blend_vec)
@@ -208,7 +209,7 @@ class MotionLib:
         """DOF positions ``[n, D]`` from the jointed bodies' local rotations ``[4, G, n]``
         (:func:`~isaacgymenvs.motion.skeleton.local_rotation_to_dof_pos`'s formulas)."""
         exp_map = kin.quat_to_exp_map_planes(joint_rot)  # [3, G, n]
-        balls = exp_map[:, : self._num_ball_groups].transpose(0, 1).reshape(-1, exp_map.shape[-1])  # [3 G3, n]
+        balls = exp_map[:, : self._num_ball_groups].transpose(0, 1).reshape(3 * self._num_ball_groups, -1)  # [3 G3, n]
         hinges = (exp_map[:, self._num_ball_groups :] * self._hinge_axes).sum(0)  # [G1, n]
         return torch.cat([balls, hinges]).T.index_select(1, self._dof_source)
 
