@@ -108,7 +108,6 @@ class MotionLib:
             per_clip["dof_vel"].append(compute_dof_velocities(motion.local_rotation, motion.fps, self._layout))
         flat = {key: torch.cat(values).to(device=self._device, dtype=torch.float32) for key, values in per_clip.items()}
         self._frame_root_pos = flat["root_pos"]  # [F, 3] m
-        self._frame_root_rot = flat["root_rot"]  # [F, 4] xyzw
         self._frame_local_rot = flat["local_rot"]  # [F, J, 4]
         self._frame_key_pos = flat["key_pos"]  # [F, K, 3] m
         self._frame_root_vel = flat["root_vel"]  # [F, 3] m/s, world
@@ -118,7 +117,7 @@ class MotionLib:
         # bodies' [4, G, F] (the 3-DOF groups' bodies, then the hinges').
         index = self._layout.index_tensors(self._device)
         jointed = torch.cat([index["ball_bodies"], index["hinge_bodies"]])
-        self._frame_root_rot_planes = self._frame_root_rot.T.contiguous()
+        self._frame_root_rot_planes = flat["root_rot"].T.contiguous()  # [4, F] xyzw
         self._frame_joint_rot_planes = self._frame_local_rot.index_select(1, jointed).permute(2, 1, 0).contiguous()
         self._num_ball_groups = len(index["ball_bodies"])
         self._hinge_axes = index["hinge_axes"].to(torch.float32).T.unsqueeze(-1)  # [3, G1, 1]
