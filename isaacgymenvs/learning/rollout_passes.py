@@ -87,11 +87,10 @@ class RolloutPasses:
         next_values[:-1] = values[1:]
         timed_out = (buffer["dones"][:-1] != 0) & (buffer["terminated"][:-1, :, 0] == 0)  # [T - 1, N]
         rows = timed_out.flatten().nonzero().flatten()
+        reached, reached_values = next_obses[:-1].flatten(0, 1), next_values[:-1].view(-1, next_values.shape[-1])
         for start in range(0, len(rows), CRITIC_PASS_ROWS):
             pass_rows = rows[start : start + CRITIC_PASS_ROWS]
-            reached = next_obses[:-1].flatten(0, 1).index_select(0, pass_rows)
-            flat_values = next_values[:-1].view(-1, next_values.shape[-1])
-            flat_values.index_copy_(0, pass_rows, self._eval_critic({"obs": reached}))
+            reached_values.index_copy_(0, pass_rows, self._eval_critic({"obs": reached.index_select(0, pass_rows)}))
         self._critic_passes(next_obses[-1:], next_values[-1:])
 
     def _critic_passes(self, obs: torch.Tensor, values: torch.Tensor) -> None:
