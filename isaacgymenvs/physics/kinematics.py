@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from isaacgymenvs.motion.skeleton import JointLayout
+from isaacgymenvs.utils import rotations as rot
 
 
 def quat_mul_planes(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -87,19 +88,12 @@ def exp_map_to_quat_planes(exp_map: torch.Tensor) -> torch.Tensor:
 def slerp_planes(q0: torch.Tensor, q1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Spherical interpolation of unit ``[4, ...]`` quaternions at ``t`` (broadcast against ``q0[0]``), along the
     shorter arc, unclamped, with the normalised linear interpolation for nearly identical inputs
-    (:func:`rotations.slerp`'s formula)."""
+    (:func:`rotations.slerp`, whose weights :func:`rotations.slerp_weights` gives)."""
     cos_half = q0[0] * q1[0] + q0[1] * q1[1] + q0[2] * q1[2] + q0[3] * q1[3]
-    q1 = q1 * torch.where(cos_half < 0, -1.0, 1.0)  # the other sign of q1 (exact)
-    cos_half = cos_half.abs().clamp_max(1.0)
-    sin_half = torch.sqrt(1.0 - cos_half * cos_half)
-    half = torch.atan2(sin_half, cos_half)
-    safe_sin = sin_half.clamp_min(1e-12)
-    w0 = torch.sin((1.0 - t) * half) / safe_sin
-    w1 = torch.sin(t * half) / safe_sin
-    spherical = w0 * q0 + w1 * q1
-    linear = (1.0 - t) * q0 + t * q1
+    w0, w1, t1, near = rot.slerp_weights(cos_half, t)
+    linear = (1.0 - t) * q0 + t1 * q1
     linear = linear / torch.sqrt((linear * linear).sum(0)).clamp_min(1e-12)
-    return torch.where(sin_half < 1e-3, linear, spherical)
+    return torch.where(near, linear, w0 * q0 + w1 * q1)
 
 
 def quat_to_euler_xyz_planes(q: torch.Tensor) -> torch.Tensor:

@@ -44,6 +44,7 @@ __all__ = [
     "quat_wxyz_to_xyzw",
     "quat_xyzw_to_wxyz",
     "slerp",
+    "slerp_weights",
 ]
 
 _AXIS_INDEX = {"X": 0, "Y": 1, "Z": 2}
@@ -171,6 +172,26 @@ def exp_map_to_quat(exp_map: torch.Tensor) -> torch.Tensor:
     return torch.cat([exp_map * sinc_half, torch.cos(half)], dim=-1)
 
 
+def slerp_weights(
+    cos_half: torch.Tensor, t: torch.Tensor | float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The weights of :func:`slerp` for quaternions whose dot product is ``cos_half``, at ``t`` (broadcast against
+    it), in any layout: ``(w0, w1, t1, near)``.
+
+    ``slerp = w0 * q0 + w1 * q1`` along the shorter arc (``w1`` carries the sign that flips ``q1`` onto it); where
+    ``near`` (``sin(half angle) < 1e-3``) it is the normalised ``(1 - t) * q0 + t1 * q1`` instead (``t1``: ``t`` with
+    that sign). Flipping the weight instead of ``q1`` gives the same bits: a product's sign is exact.
+    """
+    flipped = cos_half < 0
+    cos_half = cos_half.abs().clamp_max(1.0)
+    sin_half = torch.sqrt(1.0 - cos_half * cos_half)
+    half = torch.atan2(sin_half, cos_half)
+    safe_sin = sin_half.clamp_min(1e-12)
+    w0 = torch.sin((1.0 - t) * half) / safe_sin
+    w1 = torch.sin(t * half) / safe_sin
+    return w0, torch.where(flipped, -w1, w1), torch.where(flipped, -t, t), sin_half < 1e-3
+
+
 def slerp(q0: torch.Tensor, q1: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
     """Spherical interpolation of unit quaternions ``[..., 4]`` along the shorter arc.
 
@@ -179,17 +200,8 @@ def slerp(q0: torch.Tensor, q1: torch.Tensor, t: torch.Tensor | float) -> torch.
     a normalised linear interpolation at ``t`` is used (the original returned the midpoint whatever ``t``).
     """
     t = torch.as_tensor(t, dtype=q0.dtype, device=q0.device)
-    cos_half = (q0 * q1).sum(dim=-1, keepdim=True)
-    q1 = torch.where(cos_half < 0, -q1, q1)
-    cos_half = cos_half.abs().clamp_max(1.0)
-    sin_half = torch.sqrt(1.0 - cos_half * cos_half)
-    half = torch.atan2(sin_half, cos_half)
-    safe_sin = sin_half.clamp_min(1e-12)
-    w0 = torch.sin((1.0 - t) * half) / safe_sin
-    w1 = torch.sin(t * half) / safe_sin
-    spherical = w0 * q0 + w1 * q1
-    linear = quat_normalize((1.0 - t) * q0 + t * q1)
-    return torch.where(sin_half < 1e-3, linear, spherical)
+    w0, w1, t1, near = slerp_weights((q0 * q1).sum(dim=-1, keepdim=True), t)
+    return torch.where(near, quat_normalize((1.0 - t) * q0 + t1 * q1), w0 * q0 + w1 * q1)
 
 
 def quat_to_tan_norm(q: torch.Tensor) -> torch.Tensor:
