@@ -24,16 +24,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 from isaacgymenvs.bench.timing import StolenTime, machine_description
+from isaacgymenvs.utils.files import atomic_write
 
 TRAIN_TARGET = 8000.0  # samples/s end to end, the CPU default on 2 cores
 
@@ -110,16 +109,10 @@ def summary(records: list[dict[str, float]], quantities: list[Measure]) -> list[
 
 def write_csv(path: Path, records: list[dict[str, float]], columns: list[str]) -> None:
     """All rounds so far to ``path``, replacing it whole (a reader never sees half a file)."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", newline="") as stream:
-            writer = csv.DictWriter(stream, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(records)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w") as stream:
+        writer = csv.DictWriter(stream, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(records)
 
 
 def measure_round(
