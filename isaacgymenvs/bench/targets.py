@@ -61,6 +61,16 @@ def _rate(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def ratio_column(num_envs: int, threads: int) -> str:
+    """The CSV column of the eager task's share of raw MuJoCo at ``num_envs`` on ``threads`` threads."""
+    return f"eager_raw_{num_envs}_{threads}"
+
+
+def raw_column(num_envs: int, threads: int) -> str:
+    """The CSV column of raw MuJoCo's env-steps/s measured beside that share."""
+    return f"raw_{num_envs}_{threads}"
+
+
 def _threads(count: int) -> str:
     return f"{count} thread" + ("" if count == 1 else "s")
 
@@ -68,7 +78,7 @@ def _threads(count: int) -> str:
 def measures(envs: Sequence[int], threads: Sequence[int]) -> list[Measure]:
     """The quantities of a round, in the order printed: each (N, threads) ratio, then the training's three rates."""
     rows = [
-        Measure(f"eager_raw_{n}_{t}", f"eager task / raw MuJoCo, N = {n}, {_threads(t)}", ratio_target(t), _percent)
+        Measure(ratio_column(n, t), f"eager task / raw MuJoCo, N = {n}, {_threads(t)}", ratio_target(t), _percent)
         for n in envs
         for t in threads
     ]
@@ -127,8 +137,8 @@ def measure_round(
     for num_envs in envs:
         for count in threads:
             row = env.measure(num_envs, seconds, count, rounds=blocks)
-            record[f"eager_raw_{num_envs}_{count}"] = round(row["eager/raw"], 4)
-            record[f"raw_{num_envs}_{count}"] = round(row["raw"])
+            record[ratio_column(num_envs, count)] = round(row["eager/raw"], 4)
+            record[raw_column(num_envs, count)] = round(row["raw"])
     with env.raw_mujoco_rate(train.configured_num_envs(overrides)) as raw_rate:
         before = raw_rate(seconds)
         run = train.measure(overrides, epochs)
@@ -145,7 +155,7 @@ def progress_line(
 ) -> str:
     """A round's figures on one line, as the round ends."""
     parts = [
-        f"N={n}/{t}t {record[f'eager_raw_{n}_{t}']:.0%} (raw {record[f'raw_{n}_{t}']:,.0f})"
+        f"N={n}/{t}t {record[ratio_column(n, t)]:.0%} (raw {record[raw_column(n, t)]:,.0f})"
         for n in envs
         for t in threads
     ]
