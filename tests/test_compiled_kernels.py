@@ -31,13 +31,11 @@ def test_compiled_kernels_match_eager() -> None:
     for _ in range(5):
         task.reset_done()
         task.step(torch.rand(32, 28) * 2 - 1)
-        qpos, qvel = (torch.from_numpy(array.astype(np.float32)) for array in (backend._qpos, backend._qvel))
+        qpos, qvel = (backend._float_planes(torch.from_numpy(array)) for array in (backend._qpos, backend._qvel))
         _same(backend._state_kernel(qpos, qvel), backend._engine_state(qpos, qvel))
         targets = torch.rand(32, 28) * 6 - 3
-        _same(
-            backend._target_kernel(targets, backend._hinge_pos),
-            backend.joint_map.dof_pos_to_hinges(targets, backend._hinge_pos),
-        )
+        hinge_planes = backend._hinge_pos.T
+        _same(backend._target_kernel(targets, hinge_planes), backend._hinge_targets(targets, hinge_planes))
         args = (
             backend.root_states,
             backend.dof_pos,

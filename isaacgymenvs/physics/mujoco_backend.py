@@ -49,11 +49,20 @@ from isaacgymenvs.utils.kernels import Kernel
 # A joint or root moving faster than this (rad/s or m/s) means the simulation has blown up.
 UNSTABLE_VELOCITY = 1.0e3
 
+# The state kept in component planes (environments last), in the order the state kernel returns them.
+STATE_PLANES = ("root_states", "hinge_pos", "dof_pos", "dof_vel", "rigid_body_pos")
+
 
 def _as_slice(ids: np.ndarray) -> slice | None:
     """``ids`` as a slice when they are consecutive and ascending (None otherwise)."""
     first = int(ids[0]) if len(ids) else 0
     return slice(first, first + len(ids)) if np.array_equal(ids, np.arange(first, first + len(ids))) else None
+
+
+def _reversed_dims(values: torch.Tensor) -> torch.Tensor:
+    """``values`` with its dimensions in reverse order (a view): component planes ``[3, B, n]`` <-> rows
+    ``[n, B, 3]``, ``[k, n]`` <-> ``[n, k]``."""
+    return values.permute(*range(values.dim() - 1, -1, -1))
 
 
 class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
@@ -107,11 +116,10 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
         self.dof_lower_limits, self.dof_upper_limits = ranges[:, 0].to(self.device), ranges[:, 1].to(self.device)
         self.motor_efforts = torch.from_numpy(self._motor_efforts).float().to(self.device)
         self.joint_map = HingeJointMap(layout, self.dof_lower_limits, self.dof_upper_limits, self.device)
-        self._hinge_pos = torch.zeros((self.num_envs, len(self.dof_names)), device=self.device)
         self._allocate_state()
         # The per-step (and per-reset) tensor maths: compiled when asked.
         self._state_kernel = Kernel(self._engine_state, config.compile_kernels)
-        self._target_kernel = Kernel(self.joint_map.dof_pos_to_hinges, config.compile_kernels)
+        self._target_kernel = Kernel(self._hinge_targets, config.compile_kernels)
         # Start every environment standing in the model's default pose, with derived quantities computed.
         self._park(np.arange(self.num_envs))
         self.refresh()
@@ -141,10 +149,21 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
     def _allocate_state(self) -> None:
         n, bodies, dofs = self.num_envs, len(self.body_names), len(self.dof_names)
         zeros = {"device": self.device, "dtype": torch.float32}
-        self.root_states = torch.zeros((n, 13), **zeros)
-        self.dof_pos = torch.zeros((n, dofs), **zeros)
-        self.dof_vel = torch.zeros((n, dofs), **zeros)
-        self.rigid_body_pos = torch.zeros((n, bodies, 3), **zeros)
+        # The state buffers live in component planes, environments last: the refresh writes its plane results with
+        # plain copies, and readers that want planes (the task's observations) get them without a transposing copy.
+        # The public tensors are the usual [N, ...] views of them.
+        self._state_planes = {
+            "root_states": torch.zeros((13, n), **zeros),
+            "hinge_pos": torch.zeros((dofs, n), **zeros),
+            "dof_pos": torch.zeros((dofs, n), **zeros),
+            "dof_vel": torch.zeros((dofs, n), **zeros),
+            "rigid_body_pos": torch.zeros((3, bodies, n), **zeros),
+        }
+        self.root_states = self._state_planes["root_states"].T
+        self._hinge_pos = self._state_planes["hinge_pos"].T
+        self.dof_pos = self._state_planes["dof_pos"].T
+        self.dof_vel = self._state_planes["dof_vel"].T
+        self.rigid_body_pos = _reversed_dims(self._state_planes["rigid_body_pos"])
         self._rigid_body_rot = torch.zeros((n, bodies, 4), **zeros)
         self._rigid_body_vel = torch.zeros((n, bodies, 3), **zeros)
         self._rigid_body_ang_vel = torch.zeros((n, bodies, 3), **zeros)
@@ -177,14 +196,20 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
     def set_dof_position_targets(self, targets: torch.Tensor) -> None:
         if not self._pd_control:
             raise RuntimeError("position targets need pdControl: True (this backend was built for torque control)")
-        hinge_targets = self._target_kernel(targets.to(self.device), self._hinge_pos)
+        hinge_targets = self._target_kernel(targets.to(self.device), self._state_planes["hinge_pos"])
         # MuJoCo clamps each control to its joint's range (the actuators inherit it).
-        self._write_controls(hinge_targets)
+        self._write_controls(hinge_targets.T)
 
     def set_dof_actuation_forces(self, torques: torch.Tensor) -> None:
         if self._pd_control:
             raise RuntimeError("torques need pdControl: False (this backend was built for PD control)")
         self._write_controls(torques.detach())
+
+    def _hinge_targets(self, dof_pos: torch.Tensor, reference: torch.Tensor | None) -> torch.Tensor:
+        """Hinge angles ``[D, M]`` (planes) for DOF positions ``[M, D]``: :meth:`HingeJointMap.dof_pos_to_hinges` with
+        the reference hinge angles as planes ``[D, M]`` (the backend's own), the positions turned into contiguous
+        planes first so that every gather and scatter after it runs along whole rows."""
+        return self.joint_map.dof_planes_to_hinges(dof_pos.T.contiguous(), reference)
 
     def _write_controls(self, values: torch.Tensor) -> None:
         """Every environment's controls from ``[N, D]`` values in DOF order (one converting copy into MuJoCo)."""
@@ -237,46 +262,44 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
             )
             valid = torch.from_numpy(self._contacts_valid[rows.numpy()]).to(self.device)
             rows = rows.to(self.device)
-        device = {"device": self.device, "dtype": torch.float32}
-        root_states, hinge_pos, dof_pos, dof_vel, matrices, positions = self._state_kernel(
-            qpos.to(**device), qvel.to(**device)
-        )
-        forces = body_forces.to(**device)
-        if valid is not None:
-            forces = torch.where(valid[:, None, None], forces, torch.zeros_like(forces))
-        outputs = (
-            (self.root_states, root_states),
-            (self._hinge_pos, hinge_pos),
-            (self.dof_pos, dof_pos),
-            (self.dof_vel, dof_vel),
-            (self.rigid_body_pos, positions),
-            (self.contact_forces, forces),
-        )
-        for buffer, value in outputs:
+        *planes, matrices = self._state_kernel(self._float_planes(qpos), self._float_planes(qvel))
+        for name, value in zip(STATE_PLANES, planes, strict=True):
+            buffer = self._state_planes[name]
             if rows is None:
                 buffer.copy_(value)
             else:
-                buffer.index_copy_(0, rows, value)
+                buffer.index_copy_(buffer.dim() - 1, rows, value)
         if rows is None:
+            forces = self.contact_forces.copy_(body_forces)  # converted to float32 in the copy
             self._body_matrices = matrices
         else:
+            forces = body_forces.to(device=self.device, dtype=torch.float32)
             self._body_matrices.index_copy_(3, rows, matrices)
+        if valid is not None:  # rows written since the last step have no contact forces yet
+            forces.masked_fill_(~valid[:, None, None], 0.0)
+        if rows is not None:
+            self.contact_forces.index_copy_(0, rows, forces)
         self._body_rot_stale = True
         self._body_vel_stale = True
 
+    def _float_planes(self, rows: torch.Tensor) -> torch.Tensor:
+        """MuJoCo's float64 ``[n, k]`` state rows as contiguous float32 planes ``[k, n]``, in one converting copy."""
+        planes = torch.empty((rows.shape[1], rows.shape[0]), dtype=torch.float32, device=self.device)
+        return planes.copy_(rows.T)
+
     def _engine_state(self, qpos: torch.Tensor, qvel: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """The task's state from MuJoCo's ``qpos [n, nq]`` and ``qvel [n, nv]`` (float32).
+        """The task's state, in component planes, from MuJoCo's ``qpos`` ``[nq, n]`` and ``qvel`` ``[nv, n]``
+        (float32 planes, :meth:`_float_planes`).
 
         Returns:
-            ``root_states [n, 13]``, hinge angles ``[n, D]``, ``dof_pos [n, D]``, ``dof_vel [n, D]``, body rotation
-            matrices ``[3, 3, B, n]`` (the tree's internal body order), body origins ``[n, B, 3]``. The ``[n, ...]``
-            results may be transposed views.
+            ``root_states [13, n]``, hinge angles ``[D, n]``, ``dof_pos [D, n]``, ``dof_vel [D, n]``, body origins
+            ``[3, B, n]`` (canonical order; :data:`STATE_PLANES` names them), and body rotation matrices
+            ``[3, 3, B, n]`` (the tree's internal body order).
         """
-        qpos_planes, qvel_planes = qpos.T, qvel.T
-        root = qpos_planes.index_select(0, self._root_qpos_rows)  # [7, n]: position, rotation (x, y, z, w)
-        root_vel = qvel_planes.index_select(0, self._root_qvel_rows)  # [6, n]: linear (world), angular (body frame)
-        hinge_pos = qpos_planes.index_select(0, self._dof_qpos_tensor)  # [D, n]
-        hinge_vel = qvel_planes.index_select(0, self._dof_qvel_tensor)
+        root = qpos.index_select(0, self._root_qpos_rows)  # [7, n]: position, rotation (x, y, z, w)
+        root_vel = qvel.index_select(0, self._root_qvel_rows)  # [6, n]: linear (world), angular (body frame)
+        hinge_pos = qpos.index_select(0, self._dof_qpos_tensor)  # [D, n]
+        hinge_vel = qvel.index_select(0, self._dof_qvel_tensor)
         root_pos, root_rot = root[:3], root[3:]
         root_states = torch.cat([root, root_vel[:3], kin.quat_rotate_planes(root_rot, root_vel[3:])])
         local = self._tree.local_quats(root_rot, hinge_pos)
@@ -284,8 +307,8 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
         exp_maps = kin.quat_to_exp_map_planes(local.index_select(1, self._ball_positions))
         dof_pos = self.joint_map.with_balls(hinge_pos, exp_maps)
         dof_vel = self.joint_map.hinge_planes_to_dof_vel(hinge_pos, hinge_vel)
-        positions = positions.index_select(1, self._tree.canonical).permute(2, 1, 0)
-        return root_states.T, hinge_pos.T, dof_pos.T, dof_vel.T, matrices, positions
+        positions = positions.index_select(1, self._tree.canonical)
+        return root_states, hinge_pos, dof_pos, dof_vel, positions, matrices
 
     # Body rotations and velocities are not needed by the task every step: computed when first read after a refresh.
 
@@ -319,21 +342,12 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
     ) -> dict[str, torch.Tensor]:
         qpos, qvel, controls = self._state_rows(root_states, dof_pos, dof_vel)
         # What refresh() reads back from these rows once written (contact forces: zero, as after any state write).
-        device = {"device": self.device, "dtype": torch.float32}
-        root_states, hinge_pos, dof_pos, dof_vel, matrices, positions = self._state_kernel(
-            qpos.to(**device), qvel.to(**device)
-        )
-        return {
-            "qpos": qpos,
-            "qvel": qvel,
-            "ctrl": controls,
-            "root_states": root_states,
-            "hinge_pos": hinge_pos,
-            "dof_pos": dof_pos,
-            "dof_vel": dof_vel,
-            "rigid_body_pos": positions,
-            "body_matrices": matrices.permute(3, 0, 1, 2),  # [M, 3, 3, B]
-        }
+        *planes, matrices = self._state_kernel(self._float_planes(qpos), self._float_planes(qvel))
+        prepared = {"qpos": qpos, "qvel": qvel, "ctrl": controls}
+        for name, value in zip(STATE_PLANES, planes, strict=True):
+            prepared[name] = _reversed_dims(value)  # [M, ...] rows, as the reset pool keeps them
+        prepared["body_matrices"] = matrices.permute(3, 0, 1, 2)  # [M, 3, 3, B]
+        return prepared
 
     def write_prepared_states(self, env_ids: torch.Tensor, prepared: dict[str, torch.Tensor]) -> None:
         rows = env_ids.detach().to("cpu", torch.long)
@@ -341,14 +355,9 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
             return
         self._write_rows(rows, prepared["qpos"], prepared["qvel"], prepared["ctrl"])
         rows = rows.to(self.device)
-        for buffer, name in (
-            (self.root_states, "root_states"),
-            (self._hinge_pos, "hinge_pos"),
-            (self.dof_pos, "dof_pos"),
-            (self.dof_vel, "dof_vel"),
-            (self.rigid_body_pos, "rigid_body_pos"),
-        ):
-            buffer.index_copy_(0, rows, prepared[name])
+        for name in STATE_PLANES:
+            buffer = self._state_planes[name]
+            buffer.index_copy_(buffer.dim() - 1, rows, _reversed_dims(prepared[name]))
         self.contact_forces.index_fill_(0, rows, 0.0)
         self._body_matrices.index_copy_(3, rows, prepared["body_matrices"].permute(1, 2, 3, 0))
         self._body_rot_stale = True
@@ -360,8 +369,9 @@ class MuJoCoBackend(LazyBodyVelocities, PhysicsBackend):
         """MuJoCo's state rows for ``M`` states in the task's convention: ``qpos [M, nq]``, ``qvel [M, nv]`` and the
         controls ``[M, nu]`` (float64; PD: the new pose's hinges, held until the next action; torque mode: zero).
         Coordinates that are not the character's keep the model's defaults."""
-        hinge_pos = self._target_kernel(dof_pos.to(self.device), None)
-        hinge_vel = self.joint_map.dof_vel_to_hinges(hinge_pos, dof_vel.to(self.device))
+        hinge_planes = self._target_kernel(dof_pos.to(self.device), None)
+        hinge_vel = self.joint_map.dof_vel_planes_to_hinges(hinge_planes, dof_vel.to(self.device).T.contiguous()).T
+        hinge_pos = hinge_planes.T
         root_states = root_states.to(self.device)
         root_rot = rot.quat_normalize(root_states[:, 3:7])
         root_ang_vel_body = rot.quat_rotate_inverse(root_rot, root_states[:, 10:13])
