@@ -79,6 +79,43 @@ def _dof_obs_planes(dof_pos: torch.Tensor, joint_layout: JointLayout) -> torch.T
     return stacked.index_select(0, _dof_obs_order(joint_layout, dof_pos.device))
 
 
+_OBS_ORDER_CACHE: dict[tuple[int, int, str], torch.Tensor] = {}
+
+
+def _observation_order(joint_layout: JointLayout, num_key_bodies: int, device: torch.device) -> torch.Tensor:
+    """The observation's rows ``[O]`` in the planes :func:`compute_humanoid_observations` stacks: root height (1);
+    component c of the tangent-normal of quaternion q (``1 + G3`` of them: the root, then each 3-DOF joint); the DOF
+    positions (D); component c of heading-frame vector s (``2 + K``: linear velocity, angular velocity, each key body);
+    the DOF velocities (D)."""
+    key = (id(joint_layout), num_key_bodies, str(device))
+    if key not in _OBS_ORDER_CACHE:
+        num_quats = 1 + sum(1 for group in joint_layout.groups if group.hinge_axis is None)
+        num_vectors, num_dofs = 2 + num_key_bodies, joint_layout.num_dofs
+        dofs_start = 1 + 6 * num_quats
+        vectors_start = dofs_start + num_dofs
+        dof_vel_start = vectors_start + 3 * num_vectors
+
+        def tan_norm(quat: int) -> list[int]:
+            return [1 + component * num_quats + quat for component in range(6)]
+
+        def vector(index: int) -> list[int]:
+            return [vectors_start + component * num_vectors + index for component in range(3)]
+
+        order = [0, *tan_norm(0), *vector(0), *vector(1)]
+        ball = 0
+        for group in joint_layout.groups:  # DOF order
+            if group.hinge_axis is None:
+                ball += 1
+                order.extend(tan_norm(ball))
+            else:
+                order.append(dofs_start + group.dof_offset)
+        order.extend(range(dof_vel_start, dof_vel_start + num_dofs))
+        for key_body in range(num_key_bodies):
+            order.extend(vector(2 + key_body))
+        _OBS_ORDER_CACHE[key] = torch.tensor(order, dtype=torch.long, device=device)
+    return _OBS_ORDER_CACHE[key]
+
+
 def dof_to_obs(dof_pos: torch.Tensor, joint_layout: JointLayout = AMP_JOINT_LAYOUT) -> torch.Tensor:
     """DOF positions ``[N, D]`` as the policy sees them ``[N, 52]``: each 3-DOF joint's exp map as the tangent and
     normal of its rotation (6), each hinge's angle (1), in DOF order."""
@@ -117,29 +154,33 @@ def compute_humanoid_observations(
     flat = length < 1e-12  # heading undefined (x axis vertical): atan2(0, 0) = 0, no rotation
     cos_heading = torch.where(flat, torch.ones_like(length), forward_x / length.clamp_min(1e-12))
     sin_heading = torch.where(flat, torch.zeros_like(length), forward_y / length.clamp_min(1e-12))
-
-    def unturn(vectors: torch.Tensor) -> torch.Tensor:  # rotate [3, ...] by minus the heading
-        vx, vy, vz = vectors
-        return torch.stack([cos_heading * vx + sin_heading * vy, cos_heading * vy - sin_heading * vx, vz])
-
     if local_root_obs:
         heading = torch.atan2(sin_heading, cos_heading)
         zero = torch.zeros_like(heading)
         heading_inv = torch.stack([zero, zero, torch.sin(-0.5 * heading), torch.cos(-0.5 * heading)])
         root_rot = kin.quat_mul_planes(heading_inv, root_rot)
+    # Like terms are computed together, each formula once on a wider plane (tangent-normal of the root and of every
+    # 3-DOF joint; the heading frame of both velocities and every key body), then one gather puts the rows in order.
+    num_envs = root.shape[1]
+    dofs = dof_pos.T  # [D, N]
+    ball_rows = joint_layout.index_tensors(dof_pos.device)["ball_dofs"].T.reshape(-1)
+    balls = dofs.index_select(0, ball_rows).view(3, -1, num_envs)  # [3, G3, N] exp maps
+    quats = torch.cat([root_rot.unsqueeze(1), kin.exp_map_to_quat_planes(balls)], dim=1)  # [4, 1 + G3, N]
     key_pos = key_body_pos.permute(2, 1, 0).contiguous() - root_pos.unsqueeze(1)  # [3, K, N]
-    obs = torch.cat(
+    vectors = torch.cat([root[7:10].unsqueeze(1), root[10:13].unsqueeze(1), key_pos], dim=1)  # [3, 2 + K, N]
+    vx, vy, vz = vectors  # rotated by minus the heading:
+    heading_frame = torch.stack([cos_heading * vx + sin_heading * vy, cos_heading * vy - sin_heading * vx, vz])
+    stacked = torch.cat(
         [
-            root_pos[2:3],
-            kin.quat_to_tan_norm_planes(root_rot),
-            unturn(root[7:10]),
-            unturn(root[10:13]),
-            _dof_obs_planes(dof_pos, joint_layout),
+            root[2:3],
+            kin.quat_to_tan_norm_planes(quats).view(-1, num_envs),
+            dofs,
+            heading_frame.view(-1, num_envs),
             dof_vel.T,
-            unturn(key_pos).permute(1, 0, 2).reshape(-1, root.shape[1]),
         ]
     )
-    return obs.T
+    order = _observation_order(joint_layout, key_body_pos.shape[1], dof_pos.device)
+    return stacked.index_select(0, order).T
 
 
 def compute_humanoid_reward(obs_buf: torch.Tensor) -> torch.Tensor:
