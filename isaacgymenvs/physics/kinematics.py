@@ -224,15 +224,18 @@ class BodyTree:
         positions[:, 0] = root_pos
         for start, end, parents in self.levels:  # one slice per depth level (4 for the humanoid)
             parent_rot = world.index_select(2, parents)  # [3, 3, k, n]
-            child_rot = local[:, :, start:end]
-            product = parent_rot[:, 0:1] * child_rot[0:1]
-            product += parent_rot[:, 1:2] * child_rot[1:2]
-            product += parent_rot[:, 2:3] * child_rot[2:3]
+            # Columns of the parent's rotation ([3, k, n] each) and rows of the child's ([3, k, n] each): views
+            # made in one call each, since at these sizes every view costs about what a small product does.
+            column_0, column_1, column_2 = parent_rot.unbind(1)
+            row_0, row_1, row_2 = local[:, :, start:end].unbind(0)
+            product = column_0.unsqueeze(1) * row_0
+            product += column_1.unsqueeze(1) * row_1
+            product += column_2.unsqueeze(1) * row_2
             world[:, :, start:end] = product
-            offset = offsets[:, start:end, None]  # [3, k, 1]
+            offset_x, offset_y, offset_z = offsets[:, start:end, None].unbind(0)  # [k, 1] each
             moved = positions.index_select(1, parents)
-            moved += parent_rot[:, 0] * offset[0]
-            moved += parent_rot[:, 1] * offset[1]
-            moved += parent_rot[:, 2] * offset[2]
+            moved += column_0 * offset_x
+            moved += column_1 * offset_y
+            moved += column_2 * offset_z
             positions[:, start:end] = moved
         return world, positions
