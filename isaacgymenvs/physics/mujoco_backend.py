@@ -17,7 +17,9 @@ than asking MuJoCo to recompute its derived quantities at the new state; contact
 step (zero right after a state write). Body velocities, which the task does not use, run MuJoCo's velocity stage only
 when read. MuJoCo's state rows are read and written through zero-copy torch views of the batch's arrays, and the
 conversions work on component planes (``[D, N]``, ``[4, B, N]``), which eager CPU torch runs many times faster than
-the same maths on ``[N, B, 4]`` tensors.
+the same maths on ``[N, B, 4]`` tensors. The state buffers are planes too: ``root_states``, ``dof_pos``, ``dof_vel``
+and ``rigid_body_pos`` are the usual ``[N, ...]`` views of ``[13, N]``, ``[D, N]`` and ``[3, B, N]`` storage, so the
+refresh writes them without transposing and the observations read them as planes.
 
 An environment counts as unstable after a step when its state holds NaN/inf or an absurd velocity, or when MuJoCo
 reset it on its own (it does so, with a warning, when accelerations blow up): its time then falls behind the others'.
