@@ -48,35 +48,40 @@ def observation_size(joint_layout: JointLayout = AMP_JOINT_LAYOUT, num_key_bodie
 NUM_OBS = observation_size()
 NUM_ACTIONS = AMP_JOINT_LAYOUT.num_dofs
 
+
+def _dof_obs_rows(joint_layout: JointLayout, tan_norm_rows: Callable[[int], list[int]], dofs_start: int) -> list[int]:
+    """The DOF observation's rows, in DOF order, in stacked planes that hold the tangent-normal of 3-DOF joint g at
+    ``tan_norm_rows(g)`` (6 rows) and the DOF positions from row ``dofs_start`` on (hinges are read from there)."""
+    rows, ball = [], 0
+    for group in joint_layout.groups:
+        if group.hinge_axis is None:
+            rows.extend(tan_norm_rows(ball))
+            ball += 1
+        else:
+            rows.append(dofs_start + group.dof_offset)
+    return rows
+
+
+def _ball_exp_maps(dofs: torch.Tensor, joint_layout: JointLayout) -> torch.Tensor:
+    """The 3-DOF joints' exp maps ``[3, G3, N]`` from DOF-position planes ``[D, N]``."""
+    ball_rows = joint_layout.index_tensors(dofs.device)["ball_dofs"].T.reshape(-1)
+    return dofs.index_select(0, ball_rows).view(3, -1, dofs.shape[1])
+
+
 _DOF_OBS_ORDER_CACHE: dict[tuple[int, str], torch.Tensor] = {}
-
-
-def _dof_obs_order(joint_layout: JointLayout, device: torch.device) -> torch.Tensor:
-    """Rows of ``[tangent-normal component j of 3-DOF group g (row j G3 + g), hinge angles]`` in DOF-group order."""
-    key = (id(joint_layout), str(device))
-    if key not in _DOF_OBS_ORDER_CACHE:
-        num_balls = sum(1 for group in joint_layout.groups if group.hinge_axis is None)
-        order, ball, hinge = [], 0, 0
-        for group in joint_layout.groups:
-            if group.hinge_axis is None:
-                order.extend(j * num_balls + ball for j in range(6))
-                ball += 1
-            else:
-                order.append(6 * num_balls + hinge)
-                hinge += 1
-        _DOF_OBS_ORDER_CACHE[key] = torch.tensor(order, dtype=torch.long, device=device)
-    return _DOF_OBS_ORDER_CACHE[key]
 
 
 def _dof_obs_planes(dof_pos: torch.Tensor, joint_layout: JointLayout) -> torch.Tensor:
     """:func:`dof_to_obs` as ``[52, N]`` planes, from DOF positions ``[N, D]``."""
-    idx = joint_layout.index_tensors(dof_pos.device)
-    planes = dof_pos.T
-    balls = planes.index_select(0, idx["ball_dofs"].T.reshape(-1)).view(3, -1, dof_pos.shape[0])  # [3, G3, N]
-    tan_norm = kin.quat_to_tan_norm_planes(kin.exp_map_to_quat_planes(balls))  # [6, G3, N]
-    hinges = planes.index_select(0, idx["hinge_dofs"])  # [G1, N]
-    stacked = torch.cat([tan_norm.reshape(-1, dof_pos.shape[0]), hinges])
-    return stacked.index_select(0, _dof_obs_order(joint_layout, dof_pos.device))
+    dofs = dof_pos.T  # [D, N]
+    tan_norm = kin.quat_to_tan_norm_planes(kin.exp_map_to_quat_planes(_ball_exp_maps(dofs, joint_layout)))
+    num_balls = tan_norm.shape[1]
+    key = (id(joint_layout), str(dof_pos.device))
+    if key not in _DOF_OBS_ORDER_CACHE:  # stacked below: tangent-normal component c of joint g at row c G3 + g
+        rows = _dof_obs_rows(joint_layout, lambda g: [c * num_balls + g for c in range(6)], 6 * num_balls)
+        _DOF_OBS_ORDER_CACHE[key] = torch.tensor(rows, dtype=torch.long, device=dof_pos.device)
+    stacked = torch.cat([tan_norm.reshape(-1, dof_pos.shape[0]), dofs])
+    return stacked.index_select(0, _DOF_OBS_ORDER_CACHE[key])
 
 
 _OBS_ORDER_CACHE: dict[tuple[int, int, str], torch.Tensor] = {}
@@ -102,13 +107,7 @@ def _observation_order(joint_layout: JointLayout, num_key_bodies: int, device: t
             return [vectors_start + component * num_vectors + index for component in range(3)]
 
         order = [0, *tan_norm(0), *vector(0), *vector(1)]
-        ball = 0
-        for group in joint_layout.groups:  # DOF order
-            if group.hinge_axis is None:
-                ball += 1
-                order.extend(tan_norm(ball))
-            else:
-                order.append(dofs_start + group.dof_offset)
+        order.extend(_dof_obs_rows(joint_layout, lambda ball: tan_norm(1 + ball), dofs_start))
         order.extend(range(dof_vel_start, dof_vel_start + num_dofs))
         for key_body in range(num_key_bodies):
             order.extend(vector(2 + key_body))
@@ -163,9 +162,8 @@ def compute_humanoid_observations(
     # 3-DOF joint; the heading frame of both velocities and every key body), then one gather puts the rows in order.
     num_envs = root.shape[1]
     dofs = dof_pos.T  # [D, N]
-    ball_rows = joint_layout.index_tensors(dof_pos.device)["ball_dofs"].T.reshape(-1)
-    balls = dofs.index_select(0, ball_rows).view(3, -1, num_envs)  # [3, G3, N] exp maps
-    quats = torch.cat([root_rot.unsqueeze(1), kin.exp_map_to_quat_planes(balls)], dim=1)  # [4, 1 + G3, N]
+    ball_quats = kin.exp_map_to_quat_planes(_ball_exp_maps(dofs, joint_layout))
+    quats = torch.cat([root_rot.unsqueeze(1), ball_quats], dim=1)  # [4, 1 + G3, N]
     key_pos = key_body_pos.permute(2, 1, 0).contiguous() - root_pos.unsqueeze(1)  # [3, K, N]
     vectors = torch.cat([root[7:10].unsqueeze(1), root[10:13].unsqueeze(1), key_pos], dim=1)  # [3, 2 + K, N]
     vx, vy, vz = vectors  # rotated by minus the heading:
