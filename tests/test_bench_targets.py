@@ -31,23 +31,29 @@ def test_the_targets_are_the_issues() -> None:
     assert ratio_target(16) == 0.80
     assert TRAIN_TARGET == 8000
     columns = [m.column for m in measures([1024, 4096], [2])]
-    assert columns == ["eager_raw_1024_2", "eager_raw_4096_2", "train_total", "train_env", "train_raw"]
+    assert columns == [
+        *("eager_raw_1024_2", "eager_raw_4096_2", "train_total", "train_env", "train_raw", "train_limit", "train_share")
+    ]
 
 
 def test_summary_counts_the_rounds_that_met_each_target() -> None:
     quantities = measures([1024], [2])
     records = [
-        {"eager_raw_1024_2": ratio, "train_total": total, "train_env": 9000.0 + i, "train_raw": 12000.0}
+        {
+            **{"eager_raw_1024_2": ratio, "train_total": total, "train_env": 9000.0 + i, "train_raw": 12000.0},
+            **{"train_limit": 10000.0, "train_share": total / 10000.0},
+        }
         for i, (ratio, total) in enumerate([(0.85, 7000.0), (0.90, 8000.0), (0.95, 8100.0), (1.00, 5000.0)])
     ]
     lines = summary(records, quantities)
     assert lines[0].split()[-6:] == ["met", "min", "p25", "median", "p75", "max"]
-    ratio_line, total_line, env_line, raw_line = lines[1:]
+    ratio_line, total_line, env_line, raw_line, limit_line, share_line = lines[1:]
     assert "N = 1024, 2 threads (>= 90%)" in ratio_line
     assert ratio_line.split()[-6:] == ["3/4", "85%", "89%", "92%", "96%", "100%"]
     assert "(>= 8,000)" in total_line
     assert total_line.split()[-6:] == ["2/4", "5,000", "6,500", "7,500", "8,025", "8,100"]
-    assert env_line.split()[-6] == "-" and raw_line.split()[-6] == "-"  # reported, not judged
+    assert all(line.split()[-6] == "-" for line in (env_line, raw_line, limit_line, share_line))  # not judged
+    assert share_line.split()[-6:] == ["-", "50%", "65%", "75%", "80%", "81%"]
 
 
 def test_csv_is_replaced_whole(tmp_path: Path) -> None:
@@ -68,8 +74,7 @@ def test_one_tiny_round_end_to_end(tmp_path: Path) -> None:
     result = run_python(command, tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "  launch.py: epoch 2/2 |" in result.stdout  # the training's progress is echoed
-    assert "round 1/1 " in result.stdout
-    table = result.stdout.strip().splitlines()[-4:]
+    table = result.stdout.strip().splitlines()[-6:]
     assert "N = 16, 1 thread (>= 90%)" in table[0] and table[0].split()[-6] in ("0/1", "1/1")
     assert "end to end" in table[1] and table[1].split()[-6] in ("0/1", "1/1")
     with (tmp_path / "out.csv").open() as stream:
@@ -77,6 +82,10 @@ def test_one_tiny_round_end_to_end(tmp_path: Path) -> None:
     assert row["round"] == "1"
     assert 0 < float(row["train_total"]) < float(row["train_env"])  # the update takes time too
     assert float(row["eager_raw_16_1"]) > 0 and float(row["raw_16_1"]) > 0 and float(row["train_raw"]) > 0
+    assert 0 < float(row["train_limit"]) < float(row["train_raw"])  # the networks take time too
+    assert float(row["train_share"]) == pytest.approx(float(row["train_total"]) / float(row["train_limit"]), abs=1e-4)
+    (round_line,) = [line for line in result.stdout.splitlines() if line.startswith("round 1/1 ")]
+    assert f"ceiling {float(row['train_limit']):,.0f})" in round_line
 
 
 @pytest.mark.parametrize(

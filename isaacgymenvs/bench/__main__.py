@@ -14,6 +14,7 @@ BENCHMARKS = {
     "env": ("isaacgymenvs.bench.env", "environment steps/s: the task against raw MuJoCo and pybullet's humanoid"),
     "train": ("isaacgymenvs.bench.train", "end-to-end training samples/s of the launcher, per configuration"),
     "targets": ("isaacgymenvs.bench.targets", "the CPU path's speed targets, repeated: quartiles and rounds met"),
+    "limit": ("isaacgymenvs.bench.limit", "the end-to-end ceiling here: raw physics plus the bare networks"),
     "precision": ("isaacgymenvs.bench.precision", "how far bfloat16 networks (mixed_precision) move their outputs"),
     "learners": ("isaacgymenvs.bench.learners", "our AMP agent against skrl's on one task, seed and budget"),
     "skill": ("isaacgymenvs.bench.skill", "samples and training minutes until the policy stands, and imitates"),

@@ -9,8 +9,11 @@ reports each as quantiles over the rounds with the number of rounds that met it:
   threads, 80 % on more (a 16-core machine).
 * ``bench train``'s end-to-end rate of the CPU default (the median over epochs 2..``--epochs`` of a fresh launcher
   process). Target: 8,000 samples/s. Beside it, two figures without a target that explain it: the rollout's rate
-  inside ``env.step`` (the most the end-to-end rate could be with an update that took no time) and raw MuJoCo's rate
-  at the run's environment count on every core just before and after the run (the machine's speed at the time).
+  inside ``env.step`` (the most the end-to-end rate could be with an update that took no time), raw MuJoCo's rate
+  at the run's environment count on every core just before and after the run (the machine's speed at the time), and
+  the ceiling ``bench limit`` derives from it: raw MuJoCo's physics plus the bare networks' passes of an epoch at the
+  run's sizes (:mod:`isaacgymenvs.bench.limit`), with the end-to-end rate's share of it. Where the ceiling is below
+  8,000 samples/s, no code could have met the target in that round.
 
 Each round runs the environment measurements and then the training, one after the other (never two timings at once);
 nothing else should run meanwhile. ``--csv`` keeps one row per round, rewritten whole after each round. Overrides
@@ -87,6 +90,8 @@ def measures(envs: Sequence[int], threads: Sequence[int]) -> list[Measure]:
         Measure("train_total", "training end to end, samples/s", TRAIN_TARGET, _rate),
         Measure("train_env", "  the rollout alone (inside env.step), env-steps/s", None, _rate),
         Measure("train_raw", "  raw MuJoCo at its environment count, env-steps/s", None, _rate),
+        Measure("train_limit", "  the ceiling: that physics plus the bare networks, samples/s", None, _rate),
+        Measure("train_share", "  end to end / the ceiling", None, _percent),
     ]
 
 
@@ -130,7 +135,7 @@ def measure_round(
 ) -> dict[str, float]:
     """One round: the paired environment measurements, then one training run with raw MuJoCo around it."""
     # The task and MuJoCo load only once the command line is good.
-    from isaacgymenvs.bench import env, train
+    from isaacgymenvs.bench import env, limit, train
 
     record: dict[str, float] = {}
     stolen = StolenTime()
@@ -144,6 +149,10 @@ def measure_round(
         run = train.measure(overrides, epochs)
         record["train_raw"] = round(0.5 * (before + raw_rate(seconds)))
     record["train_total"], record["train_env"] = run["total"], run["env"]
+    work = limit.epoch_work(overrides)
+    networks = limit.network_seconds(work)["total"]  # after the run, alone on the machine like the rest
+    record["train_limit"] = round(limit.ceiling(work.samples, record["train_raw"], networks))
+    record["train_share"] = round(run["total"] / record["train_limit"], 4)
     share = stolen.share()
     if share is not None:
         record["steal"] = round(share, 4)
@@ -160,7 +169,8 @@ def progress_line(
         for t in threads
     ]
     parts.append(
-        f"train {record['train_total']:,.0f} samples/s (env {record['train_env']:,.0f}, raw {record['train_raw']:,.0f})"
+        f"train {record['train_total']:,.0f} samples/s (env {record['train_env']:,.0f}, "
+        f"raw {record['train_raw']:,.0f}, ceiling {record['train_limit']:,.0f})"
     )
     if "steal" in record:
         parts.append(f"steal {record['steal']:.0%}")
