@@ -14,10 +14,11 @@ in them:
   gradient penalty's double backward on the demonstrations, and one Adam step. No normalisers, PPO losses, buffers,
   environment resets or logging.
 
-The physics needs every core while it steps and so do the networks, so the two take turns: the ceiling is ``samples /
-(samples / raw rate + networks' time)`` samples/s. It bounds what any code could reach with the same physics, networks
-and sizes on this machine at this moment; a machine on which it is below a throughput target cannot meet that target
-without changing the algorithm's sizes. ``bench targets`` reports it beside each round's end-to-end rate.
+The two add up: an update needs the whole rollout, the next rollout acts with the updated policy, and on a CPU the
+physics and the networks each need every core while they run. The ceiling is ``samples / (samples / raw rate + networks'
+time)`` samples/s. It bounds what any code could reach with the same physics, networks and sizes on this machine at this
+moment; a machine on which it is below a throughput target cannot meet that target without changing the algorithm's
+sizes. ``bench targets`` reports it beside each round's end-to-end rate.
 
     python -m isaacgymenvs.bench limit [--seconds 1] [--repeats 3] [overrides]
 """
