@@ -4,6 +4,7 @@ refused in one line."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ def test_epoch_work_follows_the_launchers_config() -> None:
     assert work.samples == 1024 and work.gradient_steps == 3 * 2  # 1024 / 512 minibatches, 3 passes
     assert work.units == (64, 32) and work.disc_units == (48,) and work.activation == "relu" and work.separate
     assert (work.obs_size, work.action_size, work.amp_obs_size) == (105, 28, 3 * 105)
-    assert work.grad_penalty and not work.bfloat16 and work.device == "cpu"
+    assert work.grad_penalty and not work.bfloat16 and work.device == "cpu" and work.threads == 0
     assert "64 environments x 16 steps = 1,024 samples per epoch; 6 gradient steps" in work.describe()
 
 
@@ -51,6 +52,21 @@ def test_a_minibatch_larger_than_the_batch_shrinks_as_in_the_launcher() -> None:
     assert work.minibatch == work.samples == 128
     assert work.amp_minibatch <= 128
     assert work.gradient_steps == work.mini_epochs
+
+
+def test_the_runs_thread_count_is_used_and_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert epoch_work(["num_threads=1"]).threads == 1
+    before = torch.get_num_threads()
+    seen = []
+    epoch = BareNetworks.epoch
+
+    def counting_epoch(self: BareNetworks) -> None:
+        seen.append(torch.get_num_threads())
+        epoch(self)
+
+    monkeypatch.setattr(BareNetworks, "epoch", counting_epoch)  # the warm-up epoch runs through it
+    network_seconds(dataclasses.replace(_tiny_work(), threads=1), repeats=1)
+    assert seen == [1] and torch.get_num_threads() == before
 
 
 def test_the_ceiling_adds_the_physics_and_the_networks_times() -> None:

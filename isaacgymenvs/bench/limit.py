@@ -55,6 +55,7 @@ class EpochWork:
         grad_penalty: whether the discriminator's gradient penalty (a double backward) is in the loss.
         bfloat16: whether the networks run in bfloat16 autocast.
         device: where the networks run.
+        threads: the run's ``num_threads`` (MuJoCo's and torch's; 0: every core this process may use).
     """
 
     num_envs: int
@@ -72,6 +73,7 @@ class EpochWork:
     grad_penalty: bool
     bfloat16: bool
     device: str
+    threads: int = 0
 
     @property
     def samples(self) -> int:
@@ -86,10 +88,12 @@ class EpochWork:
     def describe(self) -> str:
         """One line: the sizes as printed before the measurement."""
         precision = "bfloat16" if self.bfloat16 else "float32"
+        threads = f"{self.threads} threads" if self.threads else "every core"
         return (
             f"{self.num_envs} environments x {self.horizon} steps = {self.samples:,} samples per epoch; "
             f"{self.gradient_steps} gradient steps of {self.minibatch:,} policy and 3 x {self.amp_minibatch:,} "
-            f"discriminator rows; networks {list(self.units)} / {list(self.disc_units)} in {precision} on {self.device}"
+            f"discriminator rows; networks {list(self.units)} / {list(self.disc_units)} in {precision} on "
+            f"{self.device}; {threads}"
         )
 
 
@@ -134,6 +138,7 @@ def epoch_work(overrides: list[str]) -> EpochWork:
         grad_penalty=amp.disc_grad_penalty != 0.0,
         bfloat16=resolve_mixed_precision(train.get("mixed_precision", False), device),
         device=device,
+        threads=int(config["num_threads"]),
     )
 
 
@@ -218,8 +223,19 @@ def _synchronize(device: str) -> None:
 
 def network_seconds(work: EpochWork, repeats: int = 3) -> dict[str, float]:
     """Median wall time (s) of one epoch's bare network work over ``repeats`` epochs after one warm-up epoch:
-    ``rollout``, ``update`` and ``total``."""
-    networks = BareNetworks(work)
+    ``rollout``, ``update`` and ``total``, with torch on the run's threads."""
+    from isaacgymenvs.physics.mujoco_threads import default_thread_count
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(work.threads or default_thread_count())
+    try:
+        return _timed_epochs(BareNetworks(work), repeats)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _timed_epochs(networks: BareNetworks, repeats: int) -> dict[str, float]:
+    work = networks.work
     networks.epoch()  # warm-up: allocations, kernels' first calls
     times: dict[str, list[float]] = {"rollout": [], "update": []}
     for _ in range(repeats):
@@ -239,7 +255,7 @@ def network_seconds(work: EpochWork, repeats: int = 3) -> dict[str, float]:
 
 def ceiling(samples: int, raw_rate: float, networks_seconds: float) -> float:
     """The most samples/s an epoch of ``samples`` can reach when its physics runs at ``raw_rate`` env-steps/s and its
-    networks take ``networks_seconds``, the two taking turns on the same cores."""
+    networks take ``networks_seconds``, the one after the other."""
     return samples / (samples / raw_rate + networks_seconds)
 
 
@@ -272,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_description())
     print(work.describe(), flush=True)
     stolen = StolenTime()
-    with raw_mujoco_rate(work.num_envs) as raw_rate:
+    with raw_mujoco_rate(work.num_envs, threads=work.threads) as raw_rate:
         raw = raw_rate(args.seconds)
     physics = work.samples / raw
     print(f"raw MuJoCo at {work.num_envs} environments: {raw:,.0f} env-steps/s, {physics:.3f} s per epoch", flush=True)
