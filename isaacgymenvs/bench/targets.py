@@ -13,7 +13,8 @@ reports each as quantiles over the rounds with the number of rounds that met it:
   at the run's environment count on every core just before and after the run (the machine's speed at the time), and
   the ceiling ``bench limit`` derives from it: raw MuJoCo's physics plus the bare networks' passes of an epoch at the
   run's sizes (:mod:`isaacgymenvs.bench.limit`), with the end-to-end rate's share of it. Where the ceiling is below
-  8,000 samples/s, no code could have met the target in that round.
+  8,000 samples/s, no code could have met the target in that round; the closing table ends with a line that counts
+  those rounds and how many of the others met the target.
 
 Each round runs the environment measurements and then the training, one after the other (never two timings at once);
 nothing else should run meanwhile. ``--csv`` keeps one row per round, rewritten whole after each round. Overrides
@@ -119,7 +120,20 @@ def summary(records: list[dict[str, float]], quantities: list[Measure]) -> list[
             label = f"{quantity.label} (>= {quantity.show(quantity.target)})"
             met = f"{sum(value >= quantity.target for value in values)}/{len(values)}"
         lines.append(f"{label:<{width}} {met:>6}" + "".join(f" {quantity.show(v):>8}" for v in quartiles(values)))
+    if all("train_limit" in record for record in records):
+        lines.append(ceiling_verdict(records))
     return lines
+
+
+def ceiling_verdict(records: list[dict[str, float]]) -> str:
+    """One line: in how many rounds the end-to-end target was out of every code's reach (ceiling below it), and how
+    many of the others met it."""
+    reachable = [record for record in records if record["train_limit"] >= TRAIN_TARGET]
+    met = sum(record["train_total"] >= TRAIN_TARGET for record in reachable)
+    return (
+        f"end to end: the ceiling was below {TRAIN_TARGET:,.0f} samples/s in {len(records) - len(reachable)} of "
+        f"{len(records)} rounds (out of reach there for any code); {met} of the other {len(reachable)} met the target"
+    )
 
 
 def write_csv(path: Path, records: list[dict[str, float]], columns: list[str]) -> None:
