@@ -32,8 +32,8 @@ def test_the_targets_are_the_issues() -> None:
     assert TRAIN_TARGET == 8000
     columns = [m.column for m in measures([1024, 4096], [2])]
     assert columns == [
-        *("eager_raw_1024_2", "eager_raw_4096_2", "train_total", "train_env", "train_raw", "train_limit", "train_share")
-    ]
+        "eager_raw_1024_2", "eager_raw_4096_2", "train_total", "train_env", "train_raw", "train_limit", "train_share"
+    ]  # fmt: skip
 
 
 def test_summary_counts_the_rounds_that_met_each_target() -> None:
@@ -57,8 +57,8 @@ def test_summary_counts_the_rounds_that_met_each_target() -> None:
     assert all(line.split()[-6] == "-" for line in (env_line, raw_line, limit_line, share_line))  # not judged
     assert share_line.split()[-6:] == ["-", "70%", "71%", "76%", "80%", "81%"]
     assert verdict == (
-        "end to end: the ceiling was below 8,000 samples/s in 1 of 4 rounds (out of reach there for any code); "
-        "2 of the other 3 met the target"
+        "end to end: the ceiling was below 8,000 samples/s in 1 of 4 rounds (the target out of reach in them); "
+        "2 of the other 3 met it"
     )
 
 
@@ -113,3 +113,15 @@ def test_bad_command_lines_are_one_line(
     errors = capsys.readouterr().err.strip().splitlines()
     assert fragment in errors[-1] and errors[-1].startswith("python -m isaacgymenvs.bench targets: error:")
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_a_training_value_the_launcher_refuses_is_one_line_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["--csv", "out.csv", "train.params.config.minibatch_size=0"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        "error: train.params.config.minibatch_size must be an integer >= 1, got 0"
+    ]
+    assert captured.out == "" and not any(tmp_path.iterdir())  # nothing measured, nothing written

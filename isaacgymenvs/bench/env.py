@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import functools
 import multiprocessing
 import statistics
@@ -35,6 +36,7 @@ import sys
 import time
 import types
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -104,11 +106,21 @@ def raw_mujoco_stepper(task: HumanoidAMP) -> Callable[[], None]:
 
 
 @contextlib.contextmanager
-def raw_mujoco_rate(num_envs: int, threads: int = 0, blocks: int = 3) -> Iterator[Callable[[float], float]]:
+def raw_mujoco_rate(
+    num_envs: int, threads: int = 0, blocks: int = 3, task_config: dict[str, Any] | None = None
+) -> Iterator[Callable[[float], float]]:
     """A measurement of raw MuJoCo's environment-steps/s at ``num_envs`` on ``threads`` threads (0: every core), to
     take as often as needed on one model built once: called with a block length (s), it returns the median of
-    ``blocks`` timed blocks -- the physical limit, and how fast the machine is at the moment."""
-    task = bench_task(num_envs, threads=threads)
+    ``blocks`` timed blocks -- the physical limit, and how fast the machine is at the moment. The model and the
+    physics steps per environment step are :func:`bench_task`'s, or those of ``task_config`` (a resolved ``task``
+    configuration, e.g. a training run's) when given."""
+    if task_config is None:
+        task = bench_task(num_envs, threads=threads)
+    else:
+        task_config = copy.deepcopy(task_config)
+        task_config["env"]["numEnvs"] = num_envs
+        task_config.setdefault("sim", {}).setdefault("mujoco", {})["num_threads"] = threads
+        task = HumanoidAMP(task_config, rl_device="cpu", sim_device="cpu")
     try:
         step = raw_mujoco_stepper(task)
         yield lambda seconds: statistics.median(_steps_per_second(step, num_envs, seconds) for _ in range(blocks))

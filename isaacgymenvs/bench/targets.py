@@ -8,13 +8,13 @@ reports each as quantiles over the rounds with the number of rounds that met it:
   blocks, at each N of ``--envs`` (1024 and 4096) on each thread count of ``--threads`` (2). Target: 90 % on two
   threads, 80 % on more (a 16-core machine).
 * ``bench train``'s end-to-end rate of the CPU default (the median over epochs 2..``--epochs`` of a fresh launcher
-  process). Target: 8,000 samples/s. Beside it, two figures without a target that explain it: the rollout's rate
-  inside ``env.step`` (the most the end-to-end rate could be with an update that took no time), raw MuJoCo's rate
-  at the run's environment count on every core just before and after the run (the machine's speed at the time), and
-  the ceiling ``bench limit`` derives from it: raw MuJoCo's physics plus the bare networks' passes of an epoch at the
-  run's sizes (:mod:`isaacgymenvs.bench.limit`), with the end-to-end rate's share of it. Where the ceiling is below
-  8,000 samples/s, no code could have met the target in that round; the closing table ends with a line that counts
-  those rounds and how many of the others met the target.
+  process). Target: 8,000 samples/s. Beside it, figures without a target that explain it: the rollout's rate inside
+  ``env.step`` (the most the end-to-end rate could be with an update that took no time), raw MuJoCo's rate at the run's
+  environment count and threads, built from its task configuration, just before and after the run (the machine's speed
+  at the time), and the ceiling ``bench limit`` derives from it: raw MuJoCo's physics plus the bare networks' passes of
+  an epoch at the run's sizes (:mod:`isaacgymenvs.bench.limit`), with the end-to-end rate's share of it. Where the
+  ceiling is below 8,000 samples/s, this code's building blocks could not have met the target in that round; the closing
+  table ends with a line that counts those rounds and how many of the others met the target.
 
 Each round runs the environment measurements and then the training, one after the other (never two timings at once);
 nothing else should run meanwhile. ``--csv`` keeps one row per round, rewritten whole after each round. Overrides
@@ -33,10 +33,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from isaacgymenvs.bench.timing import StolenTime, machine_description
 from isaacgymenvs.utils.files import atomic_write
+
+if TYPE_CHECKING:  # torch loads only once the command line is good
+    from isaacgymenvs.bench.limit import EpochWork
 
 TRAIN_TARGET = 8000.0  # samples/s end to end, the CPU default on 2 cores
 
@@ -126,13 +129,14 @@ def summary(records: list[dict[str, float]], quantities: list[Measure]) -> list[
 
 
 def ceiling_verdict(records: list[dict[str, float]]) -> str:
-    """One line: in how many rounds the end-to-end target was out of every code's reach (ceiling below it), and how
-    many of the others met it."""
+    """One line: in how many rounds the end-to-end target was above the ceiling (out of reach for this code's building
+    blocks), and how many of the others met it."""
     reachable = [record for record in records if record["train_limit"] >= TRAIN_TARGET]
     met = sum(record["train_total"] >= TRAIN_TARGET for record in reachable)
+    below = len(records) - len(reachable)
     return (
-        f"end to end: the ceiling was below {TRAIN_TARGET:,.0f} samples/s in {len(records) - len(reachable)} of "
-        f"{len(records)} rounds (out of reach there for any code); {met} of the other {len(reachable)} met the target"
+        f"end to end: the ceiling was below {TRAIN_TARGET:,.0f} samples/s in {below} of {len(records)} rounds (the "
+        f"target out of reach in them); {met} of the other {len(reachable)} met it"
     )
 
 
@@ -145,9 +149,16 @@ def write_csv(path: Path, records: list[dict[str, float]], columns: list[str]) -
 
 
 def measure_round(
-    envs: Sequence[int], threads: Sequence[int], seconds: float, blocks: int, epochs: int, overrides: list[str]
+    envs: Sequence[int],
+    threads: Sequence[int],
+    seconds: float,
+    blocks: int,
+    epochs: int,
+    overrides: list[str],
+    work: EpochWork,
 ) -> dict[str, float]:
-    """One round: the paired environment measurements, then one training run with raw MuJoCo around it."""
+    """One round: the paired environment measurements, then one training run (``overrides``, whose sizes ``work``
+    holds) with raw MuJoCo around it, then the bare networks for the ceiling."""
     # The task and MuJoCo load only once the command line is good.
     from isaacgymenvs.bench import env, limit, train
 
@@ -158,12 +169,11 @@ def measure_round(
             row = env.measure(num_envs, seconds, count, rounds=blocks)
             record[ratio_column(num_envs, count)] = round(row["eager/raw"], 4)
             record[raw_column(num_envs, count)] = round(row["raw"])
-    with env.raw_mujoco_rate(train.configured_num_envs(overrides)) as raw_rate:
+    with env.raw_mujoco_rate(work.num_envs, threads=work.threads, task_config=work.task_config) as raw_rate:
         before = raw_rate(seconds)
         run = train.measure(overrides, epochs)
         record["train_raw"] = round(0.5 * (before + raw_rate(seconds)))
     record["train_total"], record["train_env"] = run["total"], run["env"]
-    work = limit.epoch_work(overrides)
     networks = limit.network_seconds(work)["total"]  # after the run, alone on the machine like the rest
     record["train_limit"] = round(limit.ceiling(work.samples, record["train_raw"], networks))
     record["train_share"] = round(run["total"] / record["train_limit"], 4)
@@ -216,6 +226,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     from isaacgymenvs.bench.env import thread_counts
+    from isaacgymenvs.bench.limit import checked_work
+
+    work = checked_work(args.overrides)  # the training's sizes, refused in one line before anything is measured
+    if isinstance(work, int):
+        return work
 
     threads = thread_counts(args.threads)
     quantities = measures(args.envs, threads)
@@ -230,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     records: list[dict[str, float]] = []
     for index in range(1, args.rounds + 1):
         try:
-            record = measure_round(args.envs, threads, args.seconds, args.blocks, args.epochs, args.overrides)
+            record = measure_round(args.envs, threads, args.seconds, args.blocks, args.epochs, args.overrides, work)
         except RuntimeError as error:  # the training run failed: its exit status and last error line
             print(f"error: round {index}: {error}", file=sys.stderr)
             return 1
