@@ -12,6 +12,7 @@ import torch
 from conftest import SMALL_RUN, run_python
 
 from isaacgymenvs.bench.limit import BareNetworks, EpochWork, ceiling, epoch_work, main, network_seconds
+from isaacgymenvs.physics.mujoco_warp_backend import warp_available
 from isaacgymenvs.tasks.amp.humanoid_amp_base import NUM_ACTIONS, NUM_OBS
 
 SIZES = [
@@ -155,6 +156,9 @@ BAD_COMMAND_LINES = [
 ]
 if not torch.cuda.is_available():
     BAD_COMMAND_LINES.append((["rl_device=cuda:0"], 1, "torch sees no CUDA device here"))
+# With MuJoCo Warp installed (the gpu extra) the run would step on it; without, the launcher's own refusal.
+WARP_REFUSAL = "and this run would use mujoco_warp" if warp_available() else "needs MuJoCo Warp"
+BAD_COMMAND_LINES.append((["task.sim.backend=mujoco_warp"], 1, WARP_REFUSAL))
 
 
 @pytest.mark.parametrize(("args", "status", "fragment"), BAD_COMMAND_LINES)

@@ -133,7 +133,9 @@ def epoch_work(overrides: list[str]) -> EpochWork:
         raise ConfigError("bench limit measures one process; drop multi_gpu=True (each rank gets a share of the cores)")
     backend = select_backend(task.sim.backend, str(config["sim_device"]))
     if backend != "mujoco":
-        raise ConfigError(f"bench limit times C MuJoCo's physics; this run would use {backend} (task.sim.backend)")
+        raise ConfigError(
+            f"bench limit times C MuJoCo's physics, and this run would use {backend}; add task.sim.backend=mujoco"
+        )
     device = str(config["rl_device"])
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"rl_device={device}, but torch sees no CUDA device here; use rl_device=cpu")
