@@ -64,15 +64,23 @@ def default_amp_window() -> int:
     return int(compose_config(["task=HumanoidAMP"]).task.env.numAMPObsSteps)
 
 
-def bench_task(num_envs: int, compile_kernels: bool = False, threads: int = 0, rl_device: str = "cpu") -> HumanoidAMP:
-    """The task as ``bench env`` and its profile measure it: the run clip, the default configuration's AMP window."""
-    mujoco_options = {"compile_kernels": compile_kernels, "num_threads": threads}
-    env = {"numEnvs": num_envs, "motion_file": MOTION, "numAMPObsSteps": default_amp_window()}
-    return HumanoidAMP(
-        {"env": env, "sim": {"mujoco": mujoco_options}},
-        rl_device=rl_device,
-        sim_device="cpu",
-    )
+def bench_task(
+    num_envs: int,
+    compile_kernels: bool = False,
+    threads: int = 0,
+    rl_device: str = "cpu",
+    task_config: dict[str, Any] | None = None,
+) -> HumanoidAMP:
+    """The task as ``bench env`` and its profile measure it: the run clip, the default configuration's AMP window; or,
+    given ``task_config`` (a resolved ``task`` configuration, e.g. a training run's), that task. Either way with
+    ``num_envs`` environments, ``threads`` threads and ``compile_kernels`` as asked."""
+    if task_config is None:
+        task_config = {"env": {"motion_file": MOTION, "numAMPObsSteps": default_amp_window()}}
+    task_config = copy.deepcopy(task_config)
+    task_config["env"]["numEnvs"] = num_envs
+    mujoco_options = task_config.setdefault("sim", {}).setdefault("mujoco", {})
+    mujoco_options.update(compile_kernels=compile_kernels, num_threads=threads)
+    return HumanoidAMP(task_config, rl_device=rl_device, sim_device="cpu")
 
 
 def _steps_per_second(step: Callable[[], None], num_envs: int, seconds: float) -> float:
@@ -114,13 +122,7 @@ def raw_mujoco_rate(
     ``blocks`` timed blocks -- the physical limit, and how fast the machine is at the moment. The model and the
     physics steps per environment step are :func:`bench_task`'s, or those of ``task_config`` (a resolved ``task``
     configuration, e.g. a training run's) when given."""
-    if task_config is None:
-        task = bench_task(num_envs, threads=threads)
-    else:
-        task_config = copy.deepcopy(task_config)
-        task_config["env"]["numEnvs"] = num_envs
-        task_config.setdefault("sim", {}).setdefault("mujoco", {})["num_threads"] = threads
-        task = HumanoidAMP(task_config, rl_device="cpu", sim_device="cpu")
+    task = bench_task(num_envs, threads=threads, task_config=task_config)
     try:
         step = raw_mujoco_stepper(task)
         yield lambda seconds: statistics.median(_steps_per_second(step, num_envs, seconds) for _ in range(blocks))
